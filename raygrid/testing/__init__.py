@@ -1,0 +1,1 @@
+"""Builders of tiny models and fixtures shared by tests, the demo and benchmarks."""
