@@ -1,0 +1,100 @@
+"""Hyper-parameters of one training phase."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from enum import Enum
+from typing import Any
+
+from raygrid.errors import ConfigError
+
+
+class Precision(str, Enum):
+    """Numeric precision of the forward/backward pass."""
+
+    AUTO = "auto"  # bf16 autocast on GPUs that support it, fp32 otherwise
+    FP32 = "fp32"
+    BF16 = "bf16"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """What one phase (intermediate or target fine-tuning) trains with.
+
+    Attributes:
+        learning_rate: peak AdamW learning rate (jiant's X-STILTs: 1e-5).
+        num_epochs: passes over the training data (fractions allowed).
+        batch_size: the *effective* batch: examples per optimizer step,
+            summed over gradient accumulation and data-parallel workers.
+        grad_accumulation_steps: micro-batches per optimizer step.
+        warmup_ratio: fraction of steps with linear warm-up, then linear decay.
+        weight_decay: AdamW decoupled weight decay (not on biases/LayerNorm).
+        max_grad_norm: gradient clipping (0 = off).
+        max_seq_length: tokens per sequence.
+        doc_stride: span QA window overlap, tokens.
+        seed: seeds the head init, data order, dropout and mixing.
+        evals_per_epoch: English-dev evaluations per epoch (the last one at
+            the epoch's end).
+        keep_best: return (and checkpoint) the weights of the best dev
+            evaluation rather than the last (jiant's early-stopping choice).
+        mixing_cap: multi-task: examples-proportional mixing with each
+            task's size capped at this many examples (Raffel et al. 2020's K).
+        precision: see :class:`Precision`.
+        eval_batch_size: batch size for dev evaluation.
+    """
+
+    learning_rate: float = 1e-5
+    num_epochs: float = 2.0
+    batch_size: int = 32
+    grad_accumulation_steps: int = 1
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    max_grad_norm: float = 1.0
+    max_seq_length: int = 256
+    doc_stride: int = 128
+    seed: int = 0
+    evals_per_epoch: int = 1
+    keep_best: bool = True
+    mixing_cap: int = 20_000
+    precision: Precision = Precision.AUTO
+    eval_batch_size: int = 64
+
+    def __post_init__(self) -> None:
+        checks: list[tuple[str, bool, str]] = [
+            ("learning_rate", self.learning_rate > 0, "a number > 0"),
+            ("num_epochs", self.num_epochs > 0, "a number > 0"),
+            ("batch_size", self.batch_size >= 1, "an integer >= 1"),
+            ("grad_accumulation_steps", self.grad_accumulation_steps >= 1, "an integer >= 1"),
+            ("warmup_ratio", 0 <= self.warmup_ratio < 1, "a number in [0, 1)"),
+            ("weight_decay", self.weight_decay >= 0, "a number >= 0"),
+            ("max_grad_norm", self.max_grad_norm >= 0, "a number >= 0"),
+            ("max_seq_length", 8 <= self.max_seq_length <= 4096, "an integer in [8, 4096]"),
+            ("doc_stride", 0 < self.doc_stride < self.max_seq_length, "an integer in (0, max_seq_length)"),
+            ("evals_per_epoch", self.evals_per_epoch >= 1, "an integer >= 1"),
+            ("mixing_cap", self.mixing_cap >= 1, "an integer >= 1"),
+            ("eval_batch_size", self.eval_batch_size >= 1, "an integer >= 1"),
+        ]
+        for name, ok, allowed in checks:
+            if not ok:
+                raise ConfigError(f"train config field {name!r}: bad value {getattr(self, name)!r}; allowed: {allowed}")
+        if self.batch_size % self.grad_accumulation_steps:
+            raise ConfigError(
+                f"train config field 'batch_size': {self.batch_size} is not divisible by "
+                f"grad_accumulation_steps={self.grad_accumulation_steps}"
+            )
+        object.__setattr__(self, "precision", Precision(self.precision))
+
+    def micro_batch_size(self, world_size: int = 1) -> int:
+        """Examples per forward pass on one worker."""
+        per_step = self.batch_size // self.grad_accumulation_steps
+        if per_step % world_size:
+            raise ConfigError(
+                f"train config field 'batch_size': {self.batch_size} / grad_accumulation_steps "
+                f"{self.grad_accumulation_steps} = {per_step} is not divisible by {world_size} workers"
+            )
+        return per_step // world_size
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["precision"] = self.precision.value
+        return out
