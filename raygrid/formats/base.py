@@ -119,8 +119,11 @@ class Format(Protocol):
         task: TaskSpec,
         *,
         calibration: Any = None,
+        language: str = "en",
     ) -> dict[str, float]:
         """Metrics of predictions against the rows' gold labels. The task's
         primary metric (``task.metric``) is always among the keys.
-        ``calibration`` carries dev-set-tuned values (BUCC's threshold)."""
+        ``calibration`` carries dev-set-tuned values (BUCC's threshold);
+        ``language`` selects language-specific answer normalisation (MLQA)
+        and is ignored by formats that have none."""
         ...
