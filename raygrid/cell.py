@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,7 +32,7 @@ from raygrid.errors import ConfigError, one_of
 from raygrid.evaluate import LanguageResult, check_languages, evaluate_languages, to_rows
 from raygrid.keys import stable_key
 from raygrid.store import is_done, read_rows, write_run
-from raygrid.tasks.types import FormatName, Role, Split, TaskSpec
+from raygrid.tasks.types import Role, Split, TaskSpec
 from raygrid.train.config import TrainConfig
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -152,21 +152,25 @@ def _sources_fingerprint(sources: DataSources) -> Any:
         return repr(sources)
 
 
-def _phase_data(
+def phase_data(
     head_task: TaskSpec,
     sources: DataSources,
     tokenizer: PreTrainedTokenizerBase,
     config: TrainConfig,
-    spec: CellSpec,
+    *,
+    max_train_examples: int | None = None,
+    max_eval_examples: int | None = None,
+    seed: int = 0,
 ) -> Any:
-    """Encoded English training features and dev rows for ``head_task``."""
+    """Encoded English training features and dev rows for ``head_task``
+    (from the task that supplies them: XNLI trains on MNLI)."""
     from raygrid.formats import EncodeSettings, get_format
     from raygrid.tasks import load_rows, resolve_data_task
     from raygrid.train.loop import TaskData
 
     fmt = get_format(head_task.format)
     train_task = resolve_data_task(head_task, Split.TRAIN)
-    rows = load_rows(train_task, Split.TRAIN, "en", sources, max_examples=spec.max_train_examples, seed=spec.seed)
+    rows = load_rows(train_task, Split.TRAIN, "en", sources, max_examples=max_train_examples, seed=seed)
     features = fmt.encode(
         rows,
         tokenizer,
@@ -174,7 +178,7 @@ def _phase_data(
         EncodeSettings(max_seq_length=config.max_seq_length, doc_stride=config.doc_stride),
     )
     dev_task = resolve_data_task(head_task, Split.DEV)
-    dev = load_rows(dev_task, Split.DEV, "en", sources, max_examples=spec.max_eval_examples, seed=spec.seed)
+    dev = load_rows(dev_task, Split.DEV, "en", sources, max_examples=max_eval_examples, seed=seed)
     return TaskData(task=head_task, train=features, dev=dev)
 
 
@@ -191,7 +195,18 @@ def _train(
     from raygrid.models import build_model, build_multitask_model
     from raygrid.train.loop import Placement, train_phase
 
-    data = [_phase_data(task, sources, tokenizer, config, spec) for task in tasks]
+    data = [
+        phase_data(
+            task,
+            sources,
+            tokenizer,
+            config,
+            max_train_examples=spec.max_train_examples,
+            max_eval_examples=spec.max_eval_examples,
+            seed=spec.seed,
+        )
+        for task in tasks
+    ]
     heads = {t.name: (get_format(t.format).head, get_format(t.format).num_labels(t)) for t in tasks}
     if len(tasks) == 1:
         head, labels = heads[tasks[0].name]
@@ -421,8 +436,14 @@ def format_table(results: Sequence[LanguageResult]) -> str:
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip() for row in lines)
 
 
-__all__ = ["ALL", "NONE", "CellResult", "CellSpec", "Overrides", "format_table", "run_cell", "train_config"]
-
-
-def _unused() -> None:  # keep FormatName/replace imported names referenced for type checkers
-    _ = (FormatName, replace)
+__all__ = [
+    "ALL",
+    "NONE",
+    "CellResult",
+    "CellSpec",
+    "Overrides",
+    "format_table",
+    "phase_data",
+    "run_cell",
+    "train_config",
+]
