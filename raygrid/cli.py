@@ -220,7 +220,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``raygrid`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # Library progress bars and load reports drown raygrid's own output.
+    for name, value in (
+        ("TOKENIZERS_PARALLELISM", "false"),
+        ("HF_DATASETS_DISABLE_PROGRESS_BARS", "1"),
+        ("HF_HUB_DISABLE_PROGRESS_BARS", "1"),
+        ("TRANSFORMERS_VERBOSITY", "error"),
+    ):
+        os.environ.setdefault(name, value)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)

@@ -115,6 +115,7 @@ def train_tokenizer(texts: Sequence[str], *, vocab_size: int = 6000, model_max_l
         initial_alphabet=alphabet,
         shrinking_factor=0.75,
         max_piece_length=12,
+        show_progress=False,
     )
     # Each alphabet character once more as its own "sentence", so that rare
     # characters survive the trainer's pruning.
