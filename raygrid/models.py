@@ -140,9 +140,9 @@ def build_model(
     _quiet_transformers()
     name = str(source)
     _check_source(name)
-    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
-    if num_labels is not None:
-        kwargs["num_labels"] = num_labels
+    # Heads without a label vocabulary still read config.num_labels (the QA
+    # head needs 2: start and end); never inherit the previous phase's value.
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code, "num_labels": num_labels or 2}
     _seeded(seed)
     try:
         if is_checkpoint(name):
