@@ -217,6 +217,32 @@ def _train(
     return model, result
 
 
+def _preflight(
+    spec: CellSpec,
+    inter_tasks: Sequence[TaskSpec],
+    target: TaskSpec,
+    languages: Sequence[str],
+    sources: DataSources,
+) -> None:
+    """Loads every split the cell will need before anything trains, so a
+    missing file, column or language fails in seconds, not after hours of
+    intermediate training (and leaves nothing behind)."""
+    from raygrid.evaluate import default_eval_split
+    from raygrid.tasks import available_splits, load_rows, resolve_data_task
+
+    needed: list[tuple[str, Split, str, int | None]] = []
+    for task in [*inter_tasks, *([target] if target.trainable else [])]:
+        needed.append((resolve_data_task(task, Split.TRAIN).name, Split.TRAIN, "en", spec.max_train_examples))
+        needed.append((resolve_data_task(task, Split.DEV).name, Split.DEV, "en", spec.max_eval_examples))
+    for language in languages:
+        split = spec.eval_split or default_eval_split(target, language)
+        needed.append((target.name, split, language, spec.max_eval_examples))
+        if split is not Split.DEV and Split.DEV in available_splits(target, language):
+            needed.append((target.name, Split.DEV, language, spec.max_eval_examples))
+    for task_name, split, language, cap in dict.fromkeys(needed):
+        load_rows(task_name, split, language, sources, max_examples=cap, seed=spec.seed)
+
+
 def run_cell(
     spec: CellSpec,
     output_dir: Path | str,
@@ -246,6 +272,7 @@ def run_cell(
     out = Path(output_dir)
     data_id = _sources_fingerprint(sources)
     tokenizer = load_tokenizer(spec.model)
+    _preflight(spec, inter_tasks, target, languages, sources)
     reused: list[str] = []
 
     # Phase 2: English intermediate training (trained once per key).

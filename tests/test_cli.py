@@ -86,3 +86,19 @@ def test_tiny_model_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert main(["tiny-model", str(out)]) == 0
     assert (out / "config.json").is_file() and (out / "tokenizer.json").is_file()
     _error(capsys, ["tiny-model", str(out)])  # refuses to overwrite
+
+
+def test_bad_data_fails_before_any_training(
+    capsys: pytest.CaptureFixture[str], tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    # a local override of XNLI's German test split with a malformed line:
+    # the cell must stop before training MNLI, with the file and line named
+    data = tmp_path / "data" / "xnli"
+    data.mkdir(parents=True)
+    (data / "test.de.jsonl").write_text('{"premise": "a", "hypothesis": "b", "label": 0}\n{"premise": \n')
+    out = tmp_path / "out"
+    argv = ["cell", "--model", str(tiny_model_dir), "--intermediate", "mnli", "--target", "xnli", "--data", "bundled",
+            "--data-dir", str(tmp_path / "data"), "--languages", "de", "--output", str(out)]  # fmt: skip
+    msg = _error(capsys, argv)
+    assert "test.de.jsonl" in msg and ":2" in msg
+    assert not out.exists()
