@@ -38,7 +38,6 @@ import random
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
 from raygrid.errors import ConfigError, DataError, one_of
@@ -99,9 +98,12 @@ class DataSources:
                 )
             task, split, language = key
             files[(get_task(task).name, parse_split(split).value, language)] = Path(path).expanduser()
-        object.__setattr__(self, "files", MappingProxyType(files))
+        object.__setattr__(self, "files", files)  # a private copy; never mutated
         if self.cache_dir is not None:
             object.__setattr__(self, "cache_dir", Path(self.cache_dir).expanduser())
+
+    def __hash__(self) -> int:
+        return hash((tuple(sorted(self.files.items())), self.local_dirs, self.bundled, self.cache_dir))
 
     def locate(self, task: TaskSpec | str, split: Split | str, language: str) -> Path | None:
         """The file that supplies ``(task, split, language)``, or ``None`` for the hub.

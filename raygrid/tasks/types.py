@@ -71,9 +71,6 @@ class HubSource:
             the dataset has no configs).
         splits: raygrid split -> hub split name; a split missing here does
             not exist for the task.
-        language_column: for datasets that keep all languages in one config,
-            the column (or id prefix, see ``language_filter``) that tells them
-            apart.
         language_filter: maps a language code to a predicate on hub rows,
             for datasets with all languages in one config (TyDiQA-GoldP).
     """

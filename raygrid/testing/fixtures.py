@@ -134,8 +134,13 @@ def _kind(cluster: str) -> str:
     return "digit" if cluster.isdigit() else "punct" if is_punct(cluster) else "text"
 
 
+def sentence_separator(language: str) -> str:
+    """What joins two sentences of ``language`` in a paragraph."""
+    return "" if language in ("zh", "ja") else " "
+
+
 def join_sentences(sentences: list[str], language: str) -> str:
-    return ("" if language in ("zh", "ja") else " ").join(sentences)
+    return sentence_separator(language).join(sentences)
 
 
 @lru_cache(maxsize=None)
@@ -251,16 +256,16 @@ def build_xnli(job: Job) -> list[dict[str, Any]]:
 
 def build_qqp(job: Job) -> list[dict[str, Any]]:
     rows = []
-    for i, a, b, _ in _pairs(job):
-        duplicate = i % 2
+    for i, a, b, n in _pairs(job):
+        duplicate = (i % n + i // n) % 2
         rows.append({"question1": a, "question2": a if duplicate else b, "label": duplicate, "idx": i})
     return rows
 
 
 def build_sst2(job: Job) -> list[dict[str, Any]]:
     rows = []
-    for i, a, _, _ in _pairs(job):
-        positive = (i + i // len(corpus(job.language))) % 2
+    for i, a, _, n in _pairs(job):
+        positive = (i % n + i // n) % 2
         sentence = a if positive else _reverse_words(a, job.language)
         rows.append({"sentence": sentence.lower(), "label": positive, "idx": i})
     return rows
@@ -269,8 +274,8 @@ def build_sst2(job: Job) -> list[dict[str, Any]]:
 def build_pawsx(job: Job) -> list[dict[str, Any]]:
     rng = job.rng("swaps")
     rows = []
-    for i, a, _, _ in _pairs(job):
-        paraphrase = i % 2
+    for i, a, _, n in _pairs(job):
+        paraphrase = (i % n + i // n) % 2
         rows.append(
             {"id": i + 1, "sentence1": a, "sentence2": a if paraphrase else _swap_two(a, job.language, rng),
              "label": paraphrase}
@@ -302,8 +307,7 @@ def _qa_examples(job: Job) -> Iterator[tuple[int, str, str, str, int]]:
         digits = [t for t in candidates if any(ch.isdigit() for ch in t)]
         ordered = digits + sorted((t for t in candidates if t not in digits), key=lambda t: (-len(t), t))
         answer = ordered[(i // (n - 2)) % len(ordered)]
-        offset = len(join_sentences(window[:1], job.language)) + (0 if job.language in ("zh", "ja") else 1)
-        start = offset + middle.index(answer)
+        start = len(window[0]) + len(sentence_separator(job.language)) + middle.index(answer)
         question = middle.replace(answer, "…", 1)
         question = question if unspaced else question.rstrip(".!?。？！؟।။") + "?"
         yield i, context, question, answer, start
@@ -568,7 +572,7 @@ def build_bucc(job: Job) -> list[dict[str, Any]]:
 
 
 def build_tatoeba(job: Job) -> list[dict[str, Any]]:
-    # The Tatoeba loader kept each line's line break; the adapter strips it.
+    # The original xtreme loading script kept each Tatoeba line's line break; the adapter strips it.
     return [
         {"source_sentence": own + "\n", "target_sentence": en + "\n",
          "source_lang": TATOEBA_CODES[job.language], "target_lang": "eng"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -98,6 +99,9 @@ def test_precedence_explicit_file_then_local_dirs_then_bundled(tmp_path: Path) -
     bundled = load_rows("xnli", "test", "de", BUNDLED)
     assert premise(DataSources(local_dirs=(tmp_path / "empty",), bundled=True)) == bundled[0]["text_a"]
     assert DataSources(local_dirs=str(first)).local_dirs == (first,)
+    sources = DataSources(files={("XNLI", Split.TEST, "de"): str(explicit)}, local_dirs=[first], bundled=True)
+    assert sources.files == {("xnli", "test", "de"): explicit}
+    assert pickle.loads(pickle.dumps(sources)) == sources and hash(sources) == hash(DataSources(**vars(sources)))
 
 
 def test_csv_decodes_json_lists_and_label_names(tmp_path: Path) -> None:
