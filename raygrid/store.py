@@ -43,7 +43,8 @@ class ResultRow:
     metric: str
     value: float
     attack: str = "none"
-    stage: str = "cell"
+    stage: str = "cell"  # cell (raygrid cell) | trial | confirm (sweep stages)
+    cell_key: str = ""  # the grid cell the run belongs to (sweeps)
     intermediate: str = "none"
     model: str = ""
     seed: int = 0
