@@ -8,6 +8,7 @@ Usage:
     raygrid tasks [--json]
     raygrid tiny-model OUT_DIR
     raygrid cell --model PATH_OR_ID --intermediate TASK|none|all --target TASK [options]
+    raygrid validate SPEC [--json]
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ import os
 import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -135,3 +135,151 @@ def read_rows(results_dir: Path | str, *, run_keys: Iterable[str] | None = None)
             for record in pq.read_table(root / rel).to_pylist():
                 out.append({"task": parts["target"], "language": parts["language"], **record})
     return out
+
+
+# --------------------------------------------------------------------------
+# Queries: fast reads of finished runs, through a per-target index.
+#
+# A sweep writes one small file per (run, target, language); a store of a
+# million rows holds tens of thousands of them, and opening each one costs
+# more than reading its rows. Readers therefore keep a consolidated copy per
+# target, ``_index/target=<task>.parquet`` (rows of the runs that were done
+# when it was built, ``task`` and ``language`` as columns). It is a cache:
+# written atomically like everything else, ignored by the hive dataset
+# (``_``-prefixed), never trusted for a run whose manifest is gone, topped up
+# by reading the files of runs finished since it was built, and rebuilt when
+# those are many. A read-only store is read without it.
+# --------------------------------------------------------------------------
+
+INDEX_DIR = "_index"
+#: Rebuild a target's index when more than this many row files are newer than it.
+INDEX_REBUILD_FILES = 32
+#: The columns of a result row, in order (partition columns included).
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
+
+
+def done_run_keys(results_dir: Path | str) -> set[str]:
+    """Keys of the finished runs (those with a manifest); cheap: lists names only."""
+    runs = Path(results_dir) / RUNS_DIR
+    if not runs.is_dir():
+        return set()
+    with os.scandir(runs) as entries:
+        return {e.name[:-5] for e in entries if e.name.endswith(".json") and not e.name.startswith(".")}
+
+
+def targets_in(results_dir: Path | str) -> list[str]:
+    """Target partitions present under ``results_dir`` (sorted)."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        return []
+    return sorted(p.name.split("=", 1)[1] for p in root.iterdir() if p.is_dir() and p.name.startswith("target="))
+
+
+def _row_files(root: Path, target: str, done: set[str]) -> dict[str, list[tuple[str, Path]]]:
+    """run_key -> [(language, file)] for the done runs' files of one target."""
+    out: dict[str, list[tuple[str, Path]]] = {}
+    tdir = root / f"target={target}"
+    if not tdir.is_dir():
+        return out
+    with os.scandir(tdir) as langs:
+        lang_dirs = [(e.name.split("=", 1)[1], Path(e.path)) for e in langs if e.name.startswith("language=")]
+    for language, ldir in lang_dirs:
+        with os.scandir(ldir) as files:
+            for e in files:
+                if e.name.endswith(".parquet") and not e.name.startswith("."):
+                    key = e.name[: -len(".parquet")]
+                    if key in done:
+                        out.setdefault(key, []).append((language, Path(e.path)))
+    return out
+
+
+def _read_files(target: str, files: Sequence[tuple[str, Path]]) -> Any:
+    """One pyarrow table with ``task`` and ``language`` columns, from row files."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
+    for language, path in files:
+        table = pq.read_table(path)
+        n = table.num_rows
+        table = table.append_column("task", pa.array([target] * n, pa.string()))
+        tables.append(table.append_column("language", pa.array([language] * n, pa.string())))
+    if not tables:
+        return None
+    table = pa.concat_tables(tables, promote_options="permissive")
+    return table.select([c for c in COLUMNS if c in table.column_names])
+
+
+def _index_path(root: Path, target: str) -> Path:
+    return root / INDEX_DIR / f"target={target}.parquet"
+
+
+def _target_table(root: Path, target: str, done: set[str], *, use_index: bool) -> Any:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    files = _row_files(root, target, done)
+    index_path = _index_path(root, target)
+    indexed = None
+    if use_index and index_path.is_file():
+        indexed = pq.read_table(index_path)
+        keys = indexed.column("run_key")
+        indexed = indexed.filter(pc.is_in(keys, value_set=pa.array(sorted(done), pa.string())))
+    have = set(indexed.column("run_key").unique().to_pylist()) if indexed is not None else set()
+    missing = [item for key, items in files.items() if key not in have for item in items]
+    if use_index and len(missing) > INDEX_REBUILD_FILES:
+        table = _read_files(target, [item for items in files.values() for item in items])
+        try:
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink, row_group_size=64_000)
+            _atomic_write_bytes(index_path, sink.getvalue().to_pybytes())
+        except OSError:  # a read-only copy of a sweep: query without the cache
+            pass
+        return table
+    extra = _read_files(target, missing)
+    parts = [t for t in (indexed, extra) if t is not None and t.num_rows]
+    if not parts:
+        return None
+    return pa.concat_tables(parts, promote_options="permissive") if len(parts) > 1 else parts[0]
+
+
+def read_results(
+    results_dir: Path | str,
+    *,
+    targets: Iterable[str] | None = None,
+    languages: Iterable[str] | None = None,
+    stages: Iterable[str] | None = None,
+    columns: Sequence[str] | None = None,
+    use_index: bool = True,
+) -> Any:
+    """Rows of finished runs as a pandas DataFrame (columns :data:`COLUMNS`).
+
+    Only runs with a manifest count. ``targets``/``languages``/``stages``
+    filter rows; ``columns`` selects columns. Reads go through the per-target
+    index (see above) unless ``use_index`` is false.
+
+    Example:
+        >>> df = read_results("runs/sweep/results", targets=["xnli"], stages=["confirm"])  # doctest: +SKIP
+    """
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    root = Path(results_dir)
+    done = done_run_keys(root)
+    wanted = list(targets) if targets is not None else targets_in(root)
+    tables = []
+    for target in wanted:
+        table = _target_table(root, target, done, use_index=use_index) if done else None
+        if table is None:
+            continue
+        for column, allowed in (("language", languages), ("stage", stages)):
+            if allowed is not None:
+                table = table.filter(pc.is_in(table.column(column), value_set=pa.array(list(allowed), pa.string())))
+        if columns is not None:
+            table = table.select(list(columns))
+        tables.append(table)
+    if not tables:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in (columns or COLUMNS)})
+    return pa.concat_tables(tables, promote_options="permissive").to_pandas()

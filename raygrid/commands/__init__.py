@@ -12,4 +12,5 @@ COMMANDS: tuple[str, ...] = (
     "raygrid.commands.tasks",
     "raygrid.commands.tiny_model",
     "raygrid.commands.cell",
+    "raygrid.commands.validate",
 )

@@ -161,7 +161,8 @@ def _deterministic_pieces(vocab: Sequence[Sequence[object]]) -> list[tuple[str, 
         if previous - score >= 5e-4:
             group = score
         previous = score
-        pieces.append((piece, group))
+        # EM arithmetic differs between runs in the last bits (~1e-13)
+        pieces.append((piece, round(group, 6)))
     pieces.sort(key=lambda x: (-x[1], x[0]))
     return pieces
 
