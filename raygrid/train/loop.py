@@ -12,6 +12,7 @@ import math
 import random
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
@@ -74,6 +75,9 @@ class EvalEvent:
     examples_seen: int
     tokens_seen: int
     seconds: float
+    save_state: Callable[[Path], None] = field(default=lambda path: None, repr=False, compare=False)
+    """Writes everything needed to resume the phase from this step into a
+    directory (see :func:`train_phase`'s ``resume_from``)."""
 
 
 class Callback(Protocol):
@@ -201,6 +205,7 @@ def train_phase(
     *,
     placement: Placement = Placement(),
     callbacks: Sequence[Callback] = (),
+    resume_from: Path | None = None,
 ) -> PhaseResult:
     """Trains ``model`` on ``data`` (one task, or a multi-task mixture).
 
@@ -212,6 +217,10 @@ def train_phase(
         tokenizer: pads batches and encodes dev rows.
         placement: rank / world size / device / DDP wrapper.
         callbacks: told after each dev evaluation (the sweep reports there).
+        resume_from: a directory written by an :class:`EvalEvent`'s
+            ``save_state``: training continues after that evaluation with
+            the same weights, optimizer, schedule, data order and RNG state,
+            so a resumed phase ends exactly as an uninterrupted one.
 
     Returns:
         A :class:`PhaseResult`; ``model`` holds the kept weights (the best
@@ -266,9 +275,42 @@ def train_phase(
     examples = tokens = padded = 0
     running_loss, running_count = 0.0, 0
     started = time.perf_counter()
+    step = first_micro_step = 0
+    if resume_from is not None:
+        state = _load_state(Path(resume_from), model, optimizer, scheduler)
+        step, first_micro_step = state["step"], state["micro_step"]
+        history = state["history"]
+        examples, tokens, padded = state["examples"], state["tokens"], state["padded"]
+        best_weights = _load_best(Path(resume_from))
+        best = (state["best_objective"], state["best_step"], state["best_metrics"], best_weights)
+        for task_name in schedule[:first_micro_step]:  # replay the data order, cheaply
+            next(streams[task_name])
+
+    def save_state(path: Path) -> None:
+        _save_state(
+            path,
+            model,
+            {
+                "step": step,
+                "micro_step": micro_step + 1,
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "torch_rng": torch.random.get_rng_state(),
+                "history": history,
+                "examples": examples,
+                "tokens": tokens,
+                "padded": padded,
+                "best_objective": best[0],
+                "best_step": best[1],
+                "best_metrics": best[2],
+            },
+            best[3],
+        )
+
     wrapped.train()
-    step = 0
-    for micro_step, task_name in enumerate(schedule):
+    micro_step = first_micro_step - 1
+    for micro_step in range(first_micro_step, len(schedule)):
+        task_name = schedule[micro_step]
         item = by_name[task_name]
         indices = next(streams[task_name])
         rows = item.train[indices]
@@ -322,6 +364,7 @@ def train_phase(
             examples_seen=examples,
             tokens_seen=tokens,
             seconds=time.perf_counter() - started,
+            save_state=save_state,
         )
         history.append({"step": float(step), "epoch": event.epoch, "train_loss": train_loss, **metrics})
         for callback in callbacks:
@@ -346,3 +389,43 @@ def train_phase(
         padded_tokens=padded,
         seconds=time.perf_counter() - started,
     )
+
+
+_STATE_FILE = "trainer_state.pt"
+_WEIGHTS_FILE = "weights.safetensors"
+_BEST_FILE = "best.safetensors"
+
+
+def _save_state(
+    path: Path, model: nn.Module, state: dict[str, Any], best_weights: dict[str, torch.Tensor] | None
+) -> None:
+    """Weights as safetensors; optimizer, schedule and counters with
+    ``torch.save`` (tensors and plain containers only: reloaded with
+    ``weights_only=True``, so no arbitrary code can come back)."""
+    from safetensors.torch import save_file, save_model
+
+    path.mkdir(parents=True, exist_ok=True)
+    save_model(unwrap(model), str(path / _WEIGHTS_FILE))  # dedups the shared multi-task encoder
+    if best_weights is not None:
+        save_file({k: v.contiguous() for k, v in best_weights.items()}, str(path / _BEST_FILE))
+    torch.save(state, path / _STATE_FILE)
+
+
+def _load_state(
+    path: Path, model: nn.Module, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> dict[str, Any]:
+    from safetensors.torch import load_model
+
+    load_model(unwrap(model), str(path / _WEIGHTS_FILE))
+    state: dict[str, Any] = torch.load(path / _STATE_FILE, weights_only=True)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.random.set_rng_state(state["torch_rng"])
+    return state
+
+
+def _load_best(path: Path) -> dict[str, torch.Tensor] | None:
+    from safetensors.torch import load_file
+
+    best = path / _BEST_FILE
+    return load_file(str(best)) if best.is_file() else None

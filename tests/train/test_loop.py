@@ -106,3 +106,48 @@ def test_nan_loss_raises(tiny_model_dir: Path) -> None:
         model.classifier.out_proj.weight.fill_(float("nan"))
     with pytest.raises(NonFiniteLoss):
         train_phase(model, [_data(_task("toy"), tokenizer)], CONFIG, tokenizer)
+
+
+class Interrupt(Exception):
+    pass
+
+
+class SaveAndStop:
+    """Saves the resumable state at one evaluation, then kills the phase."""
+
+    def __init__(self, at_step: int, path: Path) -> None:
+        self.at_step, self.path = at_step, path
+
+    def on_evaluate(self, event: EvalEvent, model: torch.nn.Module) -> None:
+        if event.step == self.at_step:
+            event.save_state(self.path)
+            raise Interrupt
+
+
+@pytest.mark.parametrize("multitask", [False, True])
+def test_resumed_phase_ends_exactly_like_an_uninterrupted_one(
+    tiny_model_dir: Path, tmp_path: Path, multitask: bool
+) -> None:
+    tokenizer = load_tokenizer(tiny_model_dir)
+    config = TrainConfig(**{**CONFIG.to_dict(), "num_epochs": 3, "evals_per_epoch": 2})
+    tasks = [_task("a"), _task("b")] if multitask else [_task("a")]
+
+    def fresh() -> torch.nn.Module:
+        if multitask:
+            return build_multitask_model(
+                tiny_model_dir, {t.name: (HeadKind.SEQUENCE_CLASSIFICATION, 2) for t in tasks}, seed=0
+            )
+        return build_model(tiny_model_dir, HeadKind.SEQUENCE_CLASSIFICATION, num_labels=2, seed=0)
+
+    data = [_data(t, tokenizer, 32) for t in tasks]
+    straight = fresh()
+    expected = train_phase(straight, data, config, tokenizer)
+
+    interrupted = fresh()
+    with pytest.raises(Interrupt):
+        train_phase(interrupted, data, config, tokenizer, callbacks=[SaveAndStop(expected.steps // 2, tmp_path / "s")])
+    resumed = fresh()  # a new process would start from scratch weights
+    result = train_phase(resumed, data, config, tokenizer, resume_from=tmp_path / "s")
+    assert result.history == expected.history and result.best_step == expected.best_step
+    a, b = straight.state_dict(), resumed.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
