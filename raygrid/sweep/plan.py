@@ -1,0 +1,447 @@
+"""What runs next in a sweep: one Optuna study per cell, and the confirm runs.
+
+The planner knows nothing of Ray. It reads and writes two sources of truth
+in the sweep folder, both of which survive a ``kill -9`` of the driver:
+
+- ``optuna.journal``: one study per cell (its name is the cell key), with
+  every trial's parameters, intermediate values and final value; each
+  trial's unit key and checkpoint sit in its user attributes;
+- ``trials/<unit key>.json`` (trial records, written atomically by the trial
+  when it ends) and ``results/`` (the results store: a confirm run is done
+  when its rows are).
+
+Determinism: the k-th trial of a cell is asked with a sampler seeded from
+(the spec's sampler seed, the cell key, k), so its parameters depend only on
+the spec and on the trials before it, not on the sampler's history in this
+process: a sweep resumed after a crash asks what the uninterrupted sweep
+would have asked (with one trial at a time; concurrent trials finish in an
+order that no sweep can promise).
+
+Units of work:
+
+``trial``
+    One Optuna trial of an intermediate or target cell: train with the
+    trial's parameters on English data (target cells start from the best
+    checkpoint of their intermediate cell), select on English dev data.
+``confirm``
+    The best parameters of a target cell retrained with one confirm seed
+    (or, for retrieval targets, the intermediate encoder as it is), then
+    evaluated zero-shot per language, clean and under the attack suite.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from raygrid.grid import Cell, Grid, Stage, expand
+from raygrid.keys import stable_key
+from raygrid.spec import Direction, SweepSpec
+from raygrid.store import is_done
+
+if TYPE_CHECKING:  # pragma: no cover
+    import optuna
+
+JOURNAL = "optuna.journal"
+TRIALS_DIR = "trials"
+CHECKPOINTS_DIR = "checkpoints"
+RESULTS_DIR = "results"
+
+ATTR_UNIT = "raygrid_unit"
+ATTR_CHECKPOINT = "raygrid_checkpoint"
+ATTR_ORPHANED = "raygrid_orphaned"
+
+
+class UnitKind(str, Enum):
+    TRIAL = "trial"
+    CONFIRM = "confirm"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One unit of work handed to a trial.
+
+    Attributes:
+        kind: trial or confirm.
+        key: stable key: names its checkpoint, record and result rows.
+        cell_key: the grid cell it belongs to.
+        trial_number: the Optuna trial number (trial units).
+        params: hyper-parameters (the fields of :class:`raygrid.cell.Overrides`).
+        parent_checkpoint: the checkpoint training starts from (``None``:
+            the pretrained model).
+        seed: the training seed.
+    """
+
+    kind: UnitKind
+    key: str
+    cell_key: str
+    trial_number: int | None
+    params: dict[str, Any]
+    parent_checkpoint: str | None
+    seed: int
+
+    def to_config(self) -> dict[str, Any]:
+        """The JSON-able dict Tune carries as the trial's config."""
+        data = asdict(self)
+        data["kind"] = self.kind.value
+        return data
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Unit:
+        fields = {k: config[k] for k in cls.__dataclass_fields__}
+        fields["kind"] = UnitKind(fields["kind"])
+        return cls(**fields)
+
+
+@dataclass
+class TrialRecord:
+    """What a finished unit wrote (``trials/<key>.json``).
+
+    ``status`` is ``complete``, ``pruned`` or ``failed``.
+    """
+
+    key: str
+    status: str
+    objective: float | None
+    metrics: dict[str, float] = field(default_factory=dict)
+    checkpoint: str | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+    def write(self, sweep_dir: Path) -> None:
+        from raygrid.fileio import atomic_write_bytes
+
+        path = sweep_dir / TRIALS_DIR / f"{self.key}.json"
+        atomic_write_bytes(path, (json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode())
+
+    @classmethod
+    def read(cls, sweep_dir: Path, key: str) -> TrialRecord | None:
+        path = sweep_dir / TRIALS_DIR / f"{key}.json"
+        if not path.is_file():
+            return None
+        return cls(**json.loads(path.read_text()))
+
+
+class _Finished:
+    """The sentinel :meth:`Planner.next_unit` returns once everything is done."""
+
+    def __repr__(self) -> str:
+        return "FINISHED"
+
+
+FINISHED = _Finished()
+
+
+def _journal(path: Path) -> optuna.storages.JournalStorage:
+    import optuna
+    from optuna.storages.journal import JournalFileBackend
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
+
+
+def derived_seed(*parts: object) -> int:
+    """A 31-bit seed from any parts (stable across processes and machines)."""
+    return int(stable_key({"parts": [str(p) for p in parts]})[:8], 16) & 0x7FFFFFFF
+
+
+class Planner:
+    """Hands out units in dependency order and records their outcomes.
+
+    Args:
+        spec: the sweep's spec.
+        sweep_dir: the sweep folder (journal, records, checkpoints, results).
+        live_trials: on a restore, the Optuna trial numbers per cell that a
+            restored Tune trial will still run; every other RUNNING trial is
+            an orphan of a killed driver: it is failed, marked orphaned and
+            not counted, so its place in the cell's budget is asked again.
+    """
+
+    def __init__(
+        self,
+        spec: SweepSpec,
+        sweep_dir: Path | str,
+        *,
+        live_trials: Mapping[str, Iterable[int]] | None = None,
+    ) -> None:
+        self.spec = spec
+        self.grid: Grid = expand(spec)
+        self.sweep_dir = Path(sweep_dir)
+        self.storage = _journal(self.sweep_dir / JOURNAL)
+        self._studies: dict[str, optuna.Study] = {}
+        self._issued_confirm: set[str] = set()
+        self._reconcile(live_trials or {})
+
+    # -- studies -----------------------------------------------------------------
+
+    def study(self, cell: Cell) -> optuna.Study:
+        import optuna
+
+        if cell.key not in self._studies:
+            direction = "maximize" if self.spec.direction is Direction.MAXIMIZE else "minimize"
+            self._studies[cell.key] = optuna.create_study(
+                study_name=cell.key,
+                storage=self.storage,
+                direction=direction,
+                pruner=self.spec.early_stopping.build(),
+                load_if_exists=True,
+            )
+        return self._studies[cell.key]
+
+    def _trials(self, cell: Cell) -> list[optuna.trial.FrozenTrial]:
+        return [t for t in self.study(cell).get_trials(deepcopy=False) if not t.user_attrs.get(ATTR_ORPHANED)]
+
+    def _reconcile(self, live: Mapping[str, Iterable[int]]) -> None:
+        """After a restart: tell Optuna what trial records say finished, and
+        fail the RUNNING trials no restored Tune trial will finish."""
+        import optuna
+
+        for cell in self.grid.cells:
+            if cell.n_trials == 0:
+                continue
+            alive = set(live.get(cell.key, ()))
+            study = self.study(cell)
+            for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+                unit_key = trial.user_attrs.get(ATTR_UNIT)
+                record = TrialRecord.read(self.sweep_dir, unit_key) if unit_key else None
+                if record is not None:
+                    self._tell(study, trial.number, record)
+                elif trial.number not in alive:
+                    study._storage.set_trial_user_attr(trial._trial_id, ATTR_ORPHANED, True)
+                    study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
+
+    # -- the state of a cell ---------------------------------------------------------
+
+    def _finished(self, cell: Cell) -> list[optuna.trial.FrozenTrial]:
+        return [t for t in self._trials(cell) if t.state.is_finished()]
+
+    def _running(self, cell: Cell) -> list[optuna.trial.FrozenTrial]:
+        import optuna
+
+        return [t for t in self._trials(cell) if t.state is optuna.trial.TrialState.RUNNING]
+
+    def best_trial(self, cell: Cell) -> optuna.trial.FrozenTrial | None:
+        """The cell's best complete trial (ties: the earliest)."""
+        import optuna
+
+        complete = [t for t in self._trials(cell) if t.state is optuna.trial.TrialState.COMPLETE]
+        if not complete:
+            return None
+        sign = 1.0 if self.spec.direction is Direction.MAXIMIZE else -1.0
+        return max(complete, key=lambda t: (sign * float(t.value), -t.number))  # type: ignore[arg-type]
+
+    def cell_done(self, cell: Cell) -> bool:
+        """All of a cell's work is finished (successfully or not)."""
+        if cell.stage is Stage.CONFIRM:
+            return is_done(self.sweep_dir / RESULTS_DIR, cell.key) or self._confirm_failed(cell)
+        if cell.n_trials == 0:
+            return all(self.cell_done(self.grid.by_key[p]) for p in cell.depends_on)
+        return len(self._finished(cell)) >= cell.n_trials and not self._running(cell)
+
+    def _confirm_failed(self, cell: Cell) -> bool:
+        record = TrialRecord.read(self.sweep_dir, cell.key)
+        return record is not None and record.status == "failed"
+
+    def blocked(self, cell: Cell) -> bool:
+        """A cell that can never run: a cell it depends on finished without
+        producing what it needs (every trial failed)."""
+        for parent_key in cell.depends_on:
+            parent = self.grid.by_key[parent_key]
+            if self.blocked(parent):
+                return True
+            if self.cell_done(parent) and parent.n_trials > 0 and self.best_trial(parent) is None:
+                return True
+        return False
+
+    def _parent_checkpoint(self, cell: Cell) -> str | None:
+        """The checkpoint a cell's training starts from (``None``: the
+        pretrained model); for confirm units, the target cell's parent's."""
+        for parent_key in cell.depends_on:
+            parent = self.grid.by_key[parent_key]
+            if parent.stage is Stage.TARGET:
+                return self._parent_checkpoint(parent)
+            best = self.best_trial(parent)
+            if best is not None:
+                return str(best.user_attrs[ATTR_CHECKPOINT])
+        return None
+
+    def _ready(self, cell: Cell) -> bool:
+        return all(self.cell_done(self.grid.by_key[p]) for p in cell.depends_on) and not self.blocked(cell)
+
+    # -- handing out work ---------------------------------------------------------------
+
+    def next_unit(self) -> Unit | None | _Finished:
+        """The next unit to run; ``None`` when everything left waits for
+        running work; :data:`FINISHED` when nothing is left at all."""
+        waiting = False
+        for cell in self.grid.cells:
+            if self.cell_done(cell) or self.blocked(cell):
+                continue
+            if cell.stage is Stage.CONFIRM:
+                if cell.key in self._issued_confirm:
+                    waiting = True
+                    continue
+                if not self._ready(cell):
+                    waiting = True
+                    continue
+                unit = self._confirm_unit(cell)
+                if unit is None:
+                    continue  # its target cell has no complete trial: blocked
+                self._issued_confirm.add(cell.key)
+                return unit
+            if cell.n_trials == 0:
+                waiting = True
+                continue
+            if not self._ready(cell):
+                waiting = True
+                continue
+            issued = len(self._trials(cell))
+            if issued >= cell.n_trials:
+                waiting = True  # trials of this cell are still running
+                continue
+            return self._ask(cell, issued)
+        return None if waiting else FINISHED
+
+    def _space(self, cell: Cell) -> Any:
+        assert cell.search_space is not None
+        return cell.search_space
+
+    def _ask(self, cell: Cell, index: int) -> Unit:
+        study = self.study(cell)
+        space = self._space(cell)
+        study.sampler = self.spec.sampler.build(
+            seed=derived_seed(self.spec.sampler_seed, cell.key, index), space=space
+        )
+        trial = study.ask(fixed_distributions=space.to_optuna())
+        params = {**space.fixed(), **trial.params}
+        key = stable_key({"cell": cell.key, "index": index, "params": params})
+        trial.set_user_attr(ATTR_UNIT, key)
+        trial.set_user_attr(ATTR_CHECKPOINT, str(self.sweep_dir / CHECKPOINTS_DIR / key))
+        return Unit(
+            kind=UnitKind.TRIAL,
+            key=key,
+            cell_key=cell.key,
+            trial_number=trial.number,
+            params=params,
+            parent_checkpoint=self._parent_checkpoint(cell),
+            seed=self.spec.seed,
+        )
+
+    def _confirm_unit(self, cell: Cell) -> Unit | None:
+        target = self.grid.by_key[cell.depends_on[0]]
+        if target.evaluate_only:
+            params: dict[str, Any] = {}
+        else:
+            best = self.best_trial(target)
+            if best is None:
+                return None
+            params = {**self._space(target).fixed(), **best.params}
+        return Unit(
+            kind=UnitKind.CONFIRM,
+            key=cell.key,
+            cell_key=cell.key,
+            trial_number=None,
+            params=params,
+            parent_checkpoint=self._parent_checkpoint(cell),
+            seed=int(cell.seed or 0),
+        )
+
+    # -- outcomes -----------------------------------------------------------------------------
+
+    def report(self, unit: Unit, step: int, value: float) -> bool:
+        """Records an intermediate English-dev value; True: prune the trial
+        (the cell's Optuna pruner compares it with that cell's trials only)."""
+        import optuna
+
+        if unit.kind is not UnitKind.TRIAL or unit.trial_number is None:
+            return False
+        cell = self.grid.by_key[unit.cell_key]
+        study = self.study(cell)
+        frozen = study._storage.get_trial(study._storage.get_trial_id_from_study_id_trial_number(
+            study._study_id, unit.trial_number
+        ))
+        if frozen.state is not optuna.trial.TrialState.RUNNING or not math.isfinite(value):
+            return False
+        trial = optuna.trial.Trial(study, frozen._trial_id)
+        if step not in frozen.intermediate_values:
+            trial.report(value, step)
+        return bool(trial.should_prune())
+
+    def complete(self, unit: Unit, record: TrialRecord) -> None:
+        """Records a unit's outcome; a second outcome for it is ignored."""
+        if unit.kind is UnitKind.CONFIRM:
+            self._issued_confirm.discard(unit.key)
+            return
+        cell = self.grid.by_key[unit.cell_key]
+        self._tell(self.study(cell), int(unit.trial_number or 0), record)  # type: ignore[arg-type]
+
+    def _tell(self, study: optuna.Study, number: int, record: TrialRecord) -> None:
+        import optuna
+
+        frozen = study.trials[number] if number < len(study.trials) else None
+        if frozen is None or frozen.state.is_finished():
+            return
+        if record.status == "complete" and record.objective is not None and math.isfinite(record.objective):
+            study.tell(number, record.objective)
+        elif record.status == "pruned":
+            study.tell(number, state=optuna.trial.TrialState.PRUNED)
+        else:
+            study.tell(number, state=optuna.trial.TrialState.FAIL)
+
+    def forget_issued(self, keys: Iterable[str]) -> None:
+        """Confirm units a restarted driver must hand out again."""
+        self._issued_confirm.difference_update(keys)
+
+    # -- summaries -----------------------------------------------------------------------------
+
+    def progress(self) -> dict[str, Any]:
+        """Counts for the progress display and ``raygrid status``."""
+        import optuna
+
+        cells: list[dict[str, Any]] = []
+        for cell in self.grid.cells:
+            entry: dict[str, Any] = {
+                "key": cell.key,
+                "stage": cell.stage.value,
+                "name": cell.name,
+                "n_trials": cell.n_trials,
+            }
+            if cell.n_trials:
+                trials = self._trials(cell)
+                states = [t.state for t in trials]
+                best = self.best_trial(cell)
+                entry.update(
+                    complete=states.count(optuna.trial.TrialState.COMPLETE),
+                    pruned=states.count(optuna.trial.TrialState.PRUNED),
+                    failed=states.count(optuna.trial.TrialState.FAIL),
+                    running=states.count(optuna.trial.TrialState.RUNNING),
+                    best_value=None if best is None else float(best.value),  # type: ignore[arg-type]
+                    best_params=None if best is None else dict(best.params),
+                )
+            done, blocked = self.cell_done(cell), self.blocked(cell)
+            running = entry.get("running", 0) > 0 or cell.key in self._issued_confirm
+            entry["status"] = (
+                "blocked" if blocked else "done" if done else "running" if running else "pending"
+            )
+            cells.append(entry)
+        statuses = [c["status"] for c in cells]
+        return {
+            "cells": cells,
+            "done": statuses.count("done"),
+            "running": statuses.count("running"),
+            "pending": statuses.count("pending"),
+            "blocked": statuses.count("blocked"),
+            "total": len(cells),
+            "trials_running": sum(c.get("running", 0) for c in cells) + len(self._issued_confirm),
+            "trials_finished": sum(c.get("complete", 0) + c.get("pruned", 0) + c.get("failed", 0) for c in cells),
+            "failures": sum(c.get("failed", 0) for c in cells),
+        }
+
+
+__all__ = ["FINISHED", "Planner", "TrialRecord", "Unit", "UnitKind", "derived_seed"]

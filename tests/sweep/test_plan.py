@@ -1,0 +1,142 @@
+"""The planner without Ray: order, budgets, dependencies, determinism, orphans."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from raygrid.grid import Stage
+from raygrid.spec import parse_spec
+from raygrid.store import ResultRow, write_run
+from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit, UnitKind
+
+
+def _spec(tmp_path: Path, **extra: Any):  # type: ignore[no-untyped-def]
+    data = {
+        "name": "t",
+        "model": {"name_or_path": "m"},
+        "data": {"source": "bundled"},
+        "intermediates": ["none", "mnli"],
+        "targets": [{"task": "xnli", "languages": ["de"]}, {"task": "bucc", "languages": ["de"]}],
+        "search_space": {
+            "intermediate": {"learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}},
+            "target": {"learning_rate": {"type": "float", "low": 1e-5, "high": 1e-3, "log": True}},
+        },
+        "n_trials": {"intermediate": 2, "target": 2},
+        "confirm": {"seeds": [0, 1]},
+        "storage": str(tmp_path),
+        **extra,
+    }
+    return parse_spec(data)
+
+
+def _objective(unit: Unit) -> float:
+    return -abs(math.log10(unit.params["learning_rate"]) + 4)  # best near 1e-4
+
+
+def _finish(planner: Planner, unit: Unit) -> None:
+    if unit.kind is UnitKind.TRIAL:
+        record = TrialRecord(unit.key, "complete", _objective(unit), checkpoint=f"ckpt/{unit.key}")
+        record.write(planner.sweep_dir)
+        planner.complete(unit, record)
+    else:
+        row = ResultRow(run_key=unit.key, task="x", language="de", split="test", metric="accuracy", value=0.5)
+        write_run(planner.sweep_dir / "results", unit.key, [row])
+        planner.complete(unit, TrialRecord(unit.key, "complete", None))
+
+
+def _drain(planner: Planner) -> list[Unit]:
+    done: list[Unit] = []
+    while True:
+        unit = planner.next_unit()
+        if unit is FINISHED:
+            return done
+        assert isinstance(unit, Unit), "a sequential sweep never waits"
+        _finish(planner, unit)
+        done.append(unit)
+
+
+def test_sequential_sweep_runs_every_unit_once_in_dependency_order(tmp_path: Path) -> None:
+    planner = Planner(_spec(tmp_path), tmp_path / "sweep")
+    units = _drain(planner)
+    kinds = [(planner.grid.by_key[u.cell_key].stage, u.kind) for u in units]
+    # 1 intermediate cell x 2 trials, 2 trainable target cells x 2 trials,
+    # 2 xnli cells x 2 seeds + 2 bucc cells x 1 unit of confirm
+    assert len(units) == 2 + 4 + 6
+    assert kinds[:2] == [(Stage.INTERMEDIATE, UnitKind.TRIAL)] * 2
+    assert len({u.key for u in units}) == len(units)
+    mnli_target = [u for u in units if planner.grid.by_key[u.cell_key].stage is Stage.TARGET and u.parent_checkpoint]
+    best = max(units[:2], key=_objective)
+    assert mnli_target and all(u.parent_checkpoint == str(planner.sweep_dir / "checkpoints" / best.key) for u in mnli_target)
+    progress = planner.progress()
+    assert progress["done"] == progress["total"] and progress["failures"] == 0
+
+
+def test_same_spec_same_trials_and_a_resumed_planner_continues(tmp_path: Path) -> None:
+    a = [(u.cell_key, u.params, u.key) for u in _drain(Planner(_spec(tmp_path), tmp_path / "a"))]
+    # interrupted after 3 units: the second planner picks up from the journal
+    first = Planner(_spec(tmp_path), tmp_path / "b")
+    head = []
+    for _ in range(3):
+        unit = first.next_unit()
+        assert isinstance(unit, Unit)
+        _finish(first, unit)
+        head.append(unit)
+    tail = _drain(Planner(_spec(tmp_path), tmp_path / "b"))
+    assert [(u.cell_key, u.params, u.key) for u in head + tail] == a
+
+
+def test_orphaned_running_trial_is_asked_again_with_the_same_params(tmp_path: Path) -> None:
+    planner = Planner(_spec(tmp_path), tmp_path / "s")
+    unit = planner.next_unit()
+    assert isinstance(unit, Unit)
+    # the driver dies: the trial is RUNNING in the journal, no Tune trial survives
+    again = Planner(_spec(tmp_path), tmp_path / "s").next_unit()
+    assert isinstance(again, Unit) and again.params == unit.params and again.key == unit.key
+    assert again.trial_number != unit.trial_number
+    # ... unless a restored Tune trial still runs it
+    planner = Planner(_spec(tmp_path), tmp_path / "t")
+    unit = planner.next_unit()
+    assert isinstance(unit, Unit)
+    restored = Planner(_spec(tmp_path), tmp_path / "t", live_trials={unit.cell_key: [unit.trial_number]})
+    nxt = restored.next_unit()
+    assert isinstance(nxt, Unit) and nxt.key != unit.key
+
+
+def test_a_finished_but_untold_trial_is_told_from_its_record(tmp_path: Path) -> None:
+    planner = Planner(_spec(tmp_path), tmp_path / "s")
+    unit = planner.next_unit()
+    assert isinstance(unit, Unit)
+    TrialRecord(unit.key, "complete", 0.7, checkpoint="c").write(planner.sweep_dir)  # then kill -9
+    restored = Planner(_spec(tmp_path), tmp_path / "s")
+    cell = restored.grid.by_key[unit.cell_key]
+    assert restored.best_trial(cell).value == pytest.approx(0.7)  # type: ignore[union-attr]
+
+
+def test_failed_intermediate_cell_blocks_its_dependents(tmp_path: Path) -> None:
+    planner = Planner(_spec(tmp_path), tmp_path / "s")
+    seen = []
+    while (unit := planner.next_unit()) is not FINISHED:
+        assert isinstance(unit, Unit)
+        seen.append(unit)
+        if planner.grid.by_key[unit.cell_key].stage is Stage.INTERMEDIATE:
+            planner.complete(unit, TrialRecord(unit.key, "failed", None, error="boom"))
+        else:
+            _finish(planner, unit)
+    blocked = [c for c in planner.progress()["cells"] if c["status"] == "blocked"]
+    assert len(blocked) == 2 + 3  # mnli->xnli, mnli->bucc and their 3 confirm units
+    assert all(planner.grid.by_key[u.cell_key].intermediate == "none" for u in seen[2:])
+
+
+def test_concurrent_asks_wait_for_dependencies(tmp_path: Path) -> None:
+    planner = Planner(_spec(tmp_path, intermediates=["mnli"], targets=[{"task": "xnli", "languages": ["de"]}]), tmp_path / "s")
+    first, second = planner.next_unit(), planner.next_unit()
+    assert isinstance(first, Unit) and isinstance(second, Unit)
+    assert planner.next_unit() is None  # the target cell waits for its intermediate cell
+    _finish(planner, first)
+    assert planner.next_unit() is None
+    _finish(planner, second)
+    assert isinstance(planner.next_unit(), Unit)
