@@ -1,0 +1,67 @@
+"""Units run in-process (no Ray): the planner + run_unit, end to end on the tiny model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from raygrid.grid import Stage
+from raygrid.spec import parse_spec
+from raygrid.store import read_rows
+from raygrid.sweep.plan import FINISHED, Planner, Unit
+from raygrid.sweep.work import UnitContext, run_unit
+from raygrid.train.loop import Placement
+
+
+def tiny_spec(model: Path, storage: Path, **extra):  # type: ignore[no-untyped-def]
+    space = {
+        "learning_rate": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True},
+        "num_epochs": 1,
+        "batch_size": 16,
+        "max_seq_length": 48,
+    }
+    data = {
+        "name": "tiny",
+        "model": {"name_or_path": str(model)},
+        "data": {"source": "bundled", "max_train_examples": 32, "max_eval_examples": 8},
+        "intermediates": ["none", "mnli"],
+        "targets": [{"task": "xnli", "languages": ["de", "zh"]}, {"task": "bucc", "languages": ["de"]}],
+        "search_space": {"intermediate": space, "target": space},
+        "n_trials": {"intermediate": 2, "target": 2},
+        "confirm": {"seeds": [0]},
+        "storage": str(storage),
+        **extra,
+    }
+    return parse_spec(data)
+
+
+def test_units_in_process_write_checkpoints_records_and_rows(tiny_model_dir: Path, tmp_path: Path) -> None:
+    spec = tiny_spec(tiny_model_dir, tmp_path)
+    sweep = tmp_path / "tiny"
+    planner = Planner(spec, sweep)
+    ran = []
+    while (unit := planner.next_unit()) is not FINISHED:
+        assert isinstance(unit, Unit)
+        cell = planner.grid.by_key[unit.cell_key]
+        record = run_unit(UnitContext(spec, sweep, unit, cell), Placement())
+        planner.complete(unit, record)
+        ran.append((cell.stage, unit))
+    assert [s for s, _ in ran].count(Stage.INTERMEDIATE) == 2
+    progress = planner.progress()
+    assert progress["done"] == progress["total"]
+    rows = read_rows(sweep / "results")
+    confirm = [r for r in rows if r["stage"] == "confirm"]
+    # xnli: English dev rows + de, zh test rows, for none and mnli; bucc: de
+    assert {(r["intermediate"], r["task"], r["language"], r["split"]) for r in confirm if r["metric"] in {"accuracy", "f1"}} == {
+        (i, "xnli", lang, split) for i in ("none", "mnli") for lang, split in (("en", "dev"), ("de", "test"), ("zh", "test"))
+    } | {(i, "bucc", "de", "test") for i in ("none", "mnli")}
+    # every intermediate trial wrote a checkpoint; target cells of mnli start from the best one
+    inter = planner.grid.cells_of(Stage.INTERMEDIATE)[0]
+    best = planner.best_trial(inter)
+    assert best is not None
+    mnli_targets = [u for s, u in ran if s is Stage.TARGET and planner.grid.by_key[u.cell_key].intermediate == "mnli"]
+    assert {u.parent_checkpoint for u in mnli_targets} == {best.user_attrs["raygrid_checkpoint"]}
+    assert all((Path(u.parent_checkpoint) / "model.safetensors").is_file() for u in mnli_targets)  # type: ignore[arg-type]
+    assert (sweep / "tensorboard").is_dir()
+    # run again: nothing is retrained (records say complete)
+    again = run_unit(UnitContext(spec, sweep, ran[0][1], planner.grid.by_key[ran[0][1].cell_key]), Placement())
+    assert again.status == "complete" and again.key == ran[0][1].key
