@@ -12,5 +12,10 @@ COMMANDS: tuple[str, ...] = (
     "raygrid.commands.tasks",
     "raygrid.commands.tiny_model",
     "raygrid.commands.cell",
+    "raygrid.commands.sweep",
+    "raygrid.commands.perturb",
+    "raygrid.commands.attack",
     "raygrid.commands.validate",
+    "raygrid.commands.best",
+    "raygrid.commands.analyze",
 )

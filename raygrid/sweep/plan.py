@@ -205,7 +205,7 @@ class Planner:
         for cell in self.grid.cells:
             if cell.n_trials == 0:
                 continue
-            alive = set(live.get(cell.key, ()))
+            alive = live.get(cell.key, ())
             study = self.study(cell)
             for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
                 unit_key = trial.user_attrs.get(ATTR_UNIT)
@@ -394,9 +394,9 @@ class Planner:
         else:
             study.tell(number, state=optuna.trial.TrialState.FAIL)
 
-    def forget_issued(self, keys: Iterable[str]) -> None:
-        """Confirm units a restarted driver must hand out again."""
-        self._issued_confirm.difference_update(keys)
+    def mark_issued(self, keys: Iterable[str]) -> None:
+        """Confirm units a restored Tune trial is still running."""
+        self._issued_confirm.update(keys)
 
     # -- summaries -----------------------------------------------------------------------------
 

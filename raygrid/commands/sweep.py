@@ -1,0 +1,116 @@
+"""``raygrid run``, ``raygrid resume`` and ``raygrid status``: the sweep."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from raygrid.errors import ConfigError
+
+DEMO_SPEC = "search_spaces/demo.yaml"
+
+
+def default_spec() -> Path:
+    """``search_spaces/demo.yaml``: in the working directory, else in the
+    source tree raygrid was installed from."""
+    here = Path(DEMO_SPEC)
+    if here.is_file():
+        return here
+    repo = Path(__file__).resolve().parents[2] / DEMO_SPEC
+    if repo.is_file():
+        return repo
+    raise ConfigError(f"no SPEC given and {DEMO_SPEC} not found; give a spec file, e.g. raygrid run {DEMO_SPEC}")
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "run",
+        help="run a sweep (Ray Tune + Optuna over the transfer grid)",
+        description="Run a sweep: one Ray Tune experiment, one Optuna study per cell, every trial a Ray Train run, "
+        "then the confirm stage per seed with zero-shot evaluation per language. Resumes the sweep if its folder "
+        "exists with the same spec.",
+    )
+    p.add_argument("spec", nargs="?", metavar="SPEC", help=f"sweep spec (default: {DEMO_SPEC})")
+    p.add_argument("--storage", help="override the spec's storage (a local or shared directory)")
+    p.add_argument("--address", help="join this Ray cluster (default: start Ray locally)")
+    p.add_argument("--name", help="override the spec's name (the sweep folder is <storage>/<name>)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=run)
+
+    p = sub.add_parser(
+        "resume",
+        help="resume an interrupted sweep",
+        description="Resume a sweep from its folder: finished trials are not run again, finished results are kept, "
+        "the Optuna studies continue. The folder's spec must be unchanged.",
+    )
+    p.add_argument("sweep_dir", metavar="DIR")
+    p.add_argument("--address", help="join this Ray cluster (default: start Ray locally)")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=resume)
+
+    p = sub.add_parser(
+        "status",
+        help="progress of a sweep, from its folder (no cluster needed)",
+        description="Cells done / running / pending, trials, failures and the best value per cell so far.",
+    )
+    p.add_argument("sweep_dir", metavar="DIR")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=status)
+
+
+def _print_progress(progress: dict[str, Any], stream: Any = None) -> None:
+    out = stream or sys.stdout
+    print(
+        f"cells: {progress['done']} done, {progress['running']} running, {progress['pending']} pending, "
+        f"{progress['blocked']} blocked (of {progress['total']}); trials finished: {progress['trials_finished']}, "
+        f"failed: {progress['failures']}",
+        file=out,
+    )
+    header = ("stage", "cell", "status", "trials", "best")
+    rows = []
+    for cell in progress["cells"]:
+        trials = ""
+        if cell["n_trials"]:
+            trials = f"{cell.get('complete', 0)}+{cell.get('pruned', 0)}p+{cell.get('failed', 0)}f/{cell['n_trials']}"
+        best = "" if cell.get("best_value") is None else f"{cell['best_value']:.4f}"
+        rows.append((cell["stage"], cell["name"], cell["status"], trials, best))
+    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
+    for row in (header, *rows):
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip(), file=out)
+
+
+def run(args: argparse.Namespace) -> int:
+    from raygrid.spec import load_spec
+    from raygrid.sweep.driver import run_sweep
+
+    spec = load_spec(args.spec or default_spec())
+    changes = {k: v for k, v in (("storage", args.storage), ("name", args.name)) if v}
+    if changes:
+        spec = spec.replace(**changes)
+    outcome = run_sweep(spec, address=args.address, quiet=args.quiet)
+    _print_progress(outcome.progress)
+    print(f"sweep: {outcome.sweep_dir}  ({outcome.seconds:.0f}s)")
+    return 0
+
+
+def resume(args: argparse.Namespace) -> int:
+    from raygrid.sweep.driver import resume_sweep
+
+    outcome = resume_sweep(args.sweep_dir, address=args.address, quiet=args.quiet)
+    _print_progress(outcome.progress)
+    print(f"sweep: {outcome.sweep_dir}  ({outcome.seconds:.0f}s)")
+    return 0
+
+
+def status(args: argparse.Namespace) -> int:
+    from raygrid.sweep.driver import sweep_status
+
+    progress = sweep_status(args.sweep_dir)
+    if args.json:
+        print(json.dumps(progress, indent=2))
+    else:
+        _print_progress(progress)
+    return 0

@@ -1,0 +1,440 @@
+"""The only module of raygrid that touches Ray Tune and Ray Train (Ray 2.60).
+
+One Tune experiment per sweep. Its searcher (:class:`CellSearcher`) hands
+out the units of :class:`~raygrid.sweep.plan.Planner` (one Optuna study per
+cell, multiplexed through Optuna's ask/tell API); its scheduler
+(:class:`CellPruningScheduler`) keeps Tune's FIFO order and stops a trial
+when *its cell's* Optuna pruner says so, so early stopping only ever compares
+trials of the same cell. Each Tune trial is a function that runs one Ray
+Train ``TorchTrainer`` (Train V2: a Trainer is not passed to the Tuner); the
+Train workers run :func:`raygrid.sweep.work.run_unit`.
+
+Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
+
+- the trial function holds 0 CPU and 0.01 of the custom resource
+  ``raygrid_trial``, so the Train workers get the CPUs (a trial holding a CPU
+  starves its own workers on a small machine);
+- the Train run name is the unit key (no timestamp) and its storage is in the
+  sweep folder, so a retried or restored unit resumes from its last
+  checkpoint (``ray.train.get_checkpoint``);
+- ``Tuner.restore`` brings back the searcher and scheduler from their pickles;
+  the searcher drops its Optuna handles when pickled and reopens the journal;
+- Tune calls the scheduler before the searcher for each result, and a result
+  on which the scheduler says STOP never reaches the searcher's
+  ``on_trial_result``: the scheduler reports to the searcher itself, found at
+  call time through ``tune_controller.search_alg``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import pickle
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray import tune
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+from ray.tune.search import Searcher
+
+from raygrid.errors import ConfigError
+from raygrid.spec import SweepSpec, load_spec
+from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit, UnitKind
+
+TRIAL_RESOURCE = "raygrid_trial"  # the custom resource each trial function holds 0.01 of
+TRIAL_RESOURCE_TOTAL = 1000.0
+TUNE_DIR = "tune"  # <sweep>/tune: Tune's experiment state
+TRAIN_DIR = "train"  # <sweep>/train/<unit key>: Train runs and their checkpoints
+SPEC_FILE = "spec.yaml"
+OBJECTIVE = "objective"
+
+
+# -- the trial: one Train run per unit ------------------------------------------------------
+
+
+def _placement(use_gpu: bool, multitask: bool) -> Any:
+    import torch
+
+    from raygrid.train.loop import Placement
+
+    ctx = ray.train.get_context()
+    rank, world = ctx.get_world_rank(), ctx.get_world_size()
+    device = str(ray.train.torch.get_device()) if use_gpu else "cpu"
+
+    def wrap(model: torch.nn.Module) -> torch.nn.Module:
+        if world == 1:
+            return model
+        from torch.nn.parallel import DistributedDataParallel
+
+        ids = [torch.device(device).index] if device.startswith("cuda") else None
+        # a mixture's step uses one head only: the other heads get no gradient
+        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=multitask)
+
+    return Placement(rank=rank, world_size=world, device=device, wrap=wrap)
+
+
+class _TrainReporter:
+    """Forwards each English-dev evaluation to Ray Train (a collective)."""
+
+    def report(self, metrics: Mapping[str, float], state_dir: Path | None) -> None:
+        checkpoint = ray.train.Checkpoint.from_directory(str(state_dir)) if state_dir is not None else None
+        ray.train.report(dict(metrics), checkpoint=checkpoint)
+
+
+def _unit_context(config: Mapping[str, Any]) -> Any:
+    from raygrid.grid import expand
+    from raygrid.sweep.work import UnitContext
+
+    sweep_dir = Path(config["sweep_dir"])
+    spec = load_spec(sweep_dir / SPEC_FILE)
+    unit = Unit.from_config(config["unit"])
+    return UnitContext(spec=spec, sweep_dir=sweep_dir, unit=unit, cell=expand(spec).by_key[unit.cell_key])
+
+
+def _train_worker(config: dict[str, Any]) -> None:
+    """Runs on every Train worker: the unit, resumed from the last checkpoint."""
+    from raygrid.sweep.work import run_unit
+
+    ctx = _unit_context(config)
+    placement = _placement(ctx.spec.resources.use_gpu, len(ctx.cell.tasks) > 1)
+    checkpoint = ray.train.get_checkpoint()
+    if checkpoint is None:
+        record = run_unit(ctx, placement, reporter=_TrainReporter())
+    else:
+        with checkpoint.as_directory() as state_dir:
+            record = run_unit(ctx, placement, reporter=_TrainReporter(), resume_from=Path(state_dir))
+    ray.train.report({"raygrid_done": 1.0, OBJECTIVE: _finite(record.objective)})
+
+
+def _finite(value: float | None) -> float:
+    return float(value) if value is not None and math.isfinite(value) else float("nan")
+
+
+def _trial(config: dict[str, Any]) -> None:
+    """The Tune trial function: one TorchTrainer run for one unit."""
+    from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+    from ray.tune.integration.ray_train import TuneReportCallback
+
+    sweep_dir = Path(config["sweep_dir"])
+    unit = Unit.from_config(config["unit"])
+    record = TrialRecord.read(sweep_dir, unit.key)
+    if record is not None and record.status == "complete":  # finished before a restart: never rerun
+        tune.report({"raygrid_done": 1.0, OBJECTIVE: _finite(record.objective), "raygrid_reused": 1.0})
+        return
+    resources = config["resources"]
+    per_worker = {"CPU": resources["cpus_per_worker"]}
+    if resources["use_gpu"]:
+        per_worker["GPU"] = resources["gpus_per_worker"]
+    trainer = TorchTrainer(
+        _train_worker,
+        train_loop_config=config,
+        scaling_config=ScalingConfig(
+            num_workers=resources["num_workers"], use_gpu=resources["use_gpu"], resources_per_worker=per_worker
+        ),
+        run_config=RunConfig(
+            name=unit.key,  # stable: a retried or restored unit resumes from its last checkpoint
+            storage_path=str(sweep_dir / TRAIN_DIR),
+            failure_config=FailureConfig(max_failures=int(config["max_failures"])),
+            checkpoint_config=CheckpointConfig(num_to_keep=1),
+            callbacks=[TuneReportCallback()],
+        ),
+    )
+    try:
+        trainer.fit()
+    except Exception as exc:  # the run failed after its retries: record it, the sweep goes on
+        message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:2000]
+        TrialRecord(unit.key, "failed", None, error=message).write(sweep_dir)
+        tune.report({"raygrid_failed": 1.0, OBJECTIVE: float("nan")})
+
+
+# -- the searcher and the scheduler -----------------------------------------------------------
+
+_SEARCHER: dict[str, Any] = {}
+
+
+class CellSearcher(Searcher):
+    """Tune searcher over :class:`Planner`'s units (one Optuna study per cell).
+
+    ``suggest`` returns a unit's config, ``None`` while everything left waits
+    for running work, and ``Searcher.FINISHED`` only once every cell and
+    confirm run is finished (FINISHED is permanent for Tune).
+    """
+
+    def __init__(self, spec: SweepSpec, sweep_dir: Path) -> None:
+        super().__init__(metric=OBJECTIVE, mode="max")
+        self.spec = spec
+        self.sweep_dir = Path(sweep_dir)
+        self.live: dict[str, Unit] = {}
+        self.pruned: set[str] = set()
+        self.started_at = time.time()
+        self.finished_seconds: list[float] = []
+        self._open(restoring=False)
+
+    # Optuna handles never travel in a pickle: the journal is reopened, lazily.
+    # Tuner.restore first unpickles the searcher as it was when the Tuner was
+    # built, then calls restore() with the last saved state: only then is it
+    # known which RUNNING Optuna trials a restored Tune trial will finish.
+    def _open(self, *, restoring: bool) -> None:
+        self._planner: Planner | None = None
+        self._restoring = restoring
+        _SEARCHER["current"] = self  # the progress display reads it (driver process only)
+
+    @property
+    def planner(self) -> Planner:
+        if self._planner is None:
+            live_trials: dict[str, list[int]] = {}
+            for unit in self.live.values():
+                if unit.trial_number is not None:
+                    live_trials.setdefault(unit.cell_key, []).append(unit.trial_number)
+            self._planner = Planner(self.spec, self.sweep_dir, live_trials=live_trials if self._restoring else None)
+            self._planner.mark_issued(u.key for u in self.live.values() if u.kind is UnitKind.CONFIRM)
+        return self._planner
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state.pop("_planner", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._open(restoring=True)
+
+    def save(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "wb") as handle:
+            pickle.dump(self.__getstate__(), handle)
+
+    def restore(self, checkpoint_path: str) -> None:
+        with open(checkpoint_path, "rb") as handle:
+            self.__setstate__(pickle.load(handle))
+
+    def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any) -> bool:
+        return True
+
+    def suggest(self, trial_id: str) -> dict[str, Any] | None | str:
+        unit = self.planner.next_unit()
+        if unit is FINISHED:
+            return Searcher.FINISHED
+        if unit is None:
+            return None
+        assert isinstance(unit, Unit)
+        self.live[trial_id] = unit
+        return {
+            "unit": unit.to_config(),
+            "sweep_dir": str(self.sweep_dir),
+            "resources": self.spec.resources.model_dump(mode="json"),
+            "max_failures": self.spec.max_failures,
+        }
+
+    def observe(self, trial_id: str, result: Mapping[str, Any]) -> bool:
+        """Reports an English-dev value to the unit's cell study; True = prune."""
+        unit = self.live.get(trial_id)
+        if unit is None or result.get("raygrid_done"):
+            return False
+        value, step = result.get(OBJECTIVE), result.get("step")
+        if value is None or step is None:
+            return False
+        prune = self.planner.report(unit, int(step), float(value))
+        if prune:
+            self.pruned.add(trial_id)
+        return prune
+
+    def on_trial_result(self, trial_id: str, result: dict[str, Any]) -> None:
+        return None  # the scheduler already reported it (see CellPruningScheduler)
+
+    def on_trial_complete(self, trial_id: str, result: dict[str, Any] | None = None, error: bool = False) -> None:
+        unit = self.live.pop(trial_id, None)
+        if unit is None:  # unknown, or a second result for it: ignored
+            return
+        record = TrialRecord.read(self.sweep_dir, unit.key)
+        if trial_id in self.pruned:
+            self.pruned.discard(trial_id)
+            value = (result or {}).get(OBJECTIVE)
+            record = TrialRecord(unit.key, "pruned", None if value is None else float(value))
+            record.write(self.sweep_dir)
+        elif record is None:
+            kind = "errored" if error else "ended without a result"
+            record = TrialRecord(unit.key, "failed", None, error=f"Tune trial {kind}")
+            record.write(self.sweep_dir)
+        self.finished_seconds.append(record.seconds)
+        self.planner.complete(unit, record)
+
+
+def find_cell_searcher(search_alg: Any) -> CellSearcher | None:
+    """Unwraps Tune's SearchGenerator / ConcurrencyLimiter."""
+    obj = search_alg
+    for _ in range(4):
+        if isinstance(obj, CellSearcher):
+            return obj
+        obj = getattr(obj, "searcher", None)
+    return None
+
+
+class CellPruningScheduler(FIFOScheduler):
+    """FIFO order; STOP when the trial's own cell's Optuna pruner says so."""
+
+    def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
+        searcher = find_cell_searcher(tune_controller.search_alg)
+        if searcher is not None and searcher.observe(trial.trial_id, result):
+            return TrialScheduler.STOP
+        return TrialScheduler.CONTINUE
+
+
+class ProgressCallback(tune.Callback):
+    """A live progress line: cells done/total, trials running, best per cell,
+    elapsed and estimated time left."""
+
+    def __init__(self, every_s: float = 10.0, stream: Any = None) -> None:
+        self.every_s = every_s
+        self.stream = stream
+        self._last = 0.0
+        self._started = time.time()
+
+    def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        now = time.time()
+        if now - self._last < self.every_s:
+            return
+        self._last = now
+        print(progress_line(trials_hint=sum(t.status == "RUNNING" for t in trials), started=self._started,
+                            searcher=_SEARCHER.get("current")), file=self.stream or sys.stderr, flush=True)  # fmt: skip
+
+
+def progress_line(*, trials_hint: int, started: float, searcher: CellSearcher | None) -> str:
+    elapsed = time.time() - started
+    if searcher is None:
+        return f"[raygrid] {trials_hint} trial(s) running, {elapsed:.0f}s elapsed"
+    progress = searcher.planner.progress()
+    best = [
+        f"{c['name']}={c['best_value']:.3f}"
+        for c in progress["cells"]
+        if c.get("best_value") is not None and c["stage"] != "confirm"
+    ]
+    remaining = _remaining_units(searcher)
+    done_units = progress["trials_finished"] + sum(
+        1 for c in progress["cells"] if c["stage"] == "confirm" and c["status"] == "done"
+    )
+    eta = ""
+    if done_units and remaining:
+        per_unit = elapsed / done_units
+        eta = f", ~{per_unit * remaining / max(1, trials_hint):.0f}s left"
+    return (
+        f"[raygrid] cells {progress['done']}/{progress['total']} done, {trials_hint} trial(s) running, "
+        f"{progress['failures']} failed, {elapsed:.0f}s elapsed{eta}" + (f" | best: {', '.join(best[:6])}" if best else "")
+    )
+
+
+def _remaining_units(searcher: CellSearcher) -> int:
+    progress = searcher.planner.progress()
+    left = 0
+    for cell in progress["cells"]:
+        if cell["status"] in {"done", "blocked"}:
+            continue
+        if cell["stage"] == "confirm":
+            left += 1
+        else:
+            left += max(0, cell["n_trials"] - cell.get("complete", 0) - cell.get("pruned", 0) - cell.get("failed", 0))
+    return left
+
+
+# -- the driver -----------------------------------------------------------------------------------------
+
+
+def start(address: str | None, spec: SweepSpec) -> None:
+    """Starts (or joins) Ray and checks that one trial of ``spec`` fits."""
+    _start_ray(address)
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    check_resources(spec, ray.cluster_resources(), nodes)
+
+
+def _start_ray(address: str | None) -> None:
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
+    if address:
+        ray.init(address=address, log_to_driver=False)
+        if TRIAL_RESOURCE not in ray.cluster_resources():
+            raise ConfigError(
+                f"--address {address}: the cluster has no {TRIAL_RESOURCE!r} resource; start its head node with "
+                f"--resources '{{\"{TRIAL_RESOURCE}\": {int(TRIAL_RESOURCE_TOTAL)}}}' (cluster.yaml does)"
+            )
+    else:
+        # never a bare ray.init(): it would join whatever cluster Ray's temp folder points at
+        ray.init(
+            address="local",
+            resources={TRIAL_RESOURCE: TRIAL_RESOURCE_TOTAL},
+            include_dashboard=True,  # frees a stopped trial's placement group (State API)
+            log_to_driver=False,
+            configure_logging=False,
+        )
+
+
+def check_resources(spec: SweepSpec, cluster: Mapping[str, float], nodes: list[Mapping[str, float]]) -> int:
+    """Raises ConfigError if one trial can never be placed; returns how many
+    trials fit at once."""
+    r = spec.resources
+    need = {"CPU": r.cpus_per_worker, **({"GPU": r.gpus_per_worker} if r.use_gpu else {})}
+    for name, amount in need.items():
+        if not any(node.get(name, 0.0) >= amount for node in nodes):
+            have = max((node.get(name, 0.0) for node in nodes), default=0.0)
+            raise ConfigError(
+                f"{spec.source}: resources.{'gpus' if name == 'GPU' else 'cpus'}_per_worker: {amount:g} {name} per "
+                f"worker, but the largest node has {have:g}; allowed: at most {have:g}"
+            )
+        total = cluster.get(name, 0.0)
+        if total < amount * r.num_workers:
+            raise ConfigError(
+                f"{spec.source}: resources.num_workers: {r.num_workers} workers need {amount * r.num_workers:g} "
+                f"{name}, the cluster has {total:g}"
+            )
+    fits = [int(cluster.get(name, 0.0) // (amount * r.num_workers)) for name, amount in need.items() if amount > 0]
+    return max(1, min(fits) if fits else 1)
+
+
+def run_tuner(spec: SweepSpec, sweep_dir: Path, *, address: str | None, restore: bool, quiet: bool = False) -> Any:
+    """Runs (or restores) the sweep's Tune experiment to the end."""
+    _start_ray(address)
+    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    concurrency = check_resources(spec, ray.cluster_resources(), nodes)
+    if spec.max_concurrent_trials:
+        concurrency = min(concurrency, spec.max_concurrent_trials)
+    trainable = tune.with_resources(_trial, {"CPU": 0, TRIAL_RESOURCE: 0.01})  # the same on restore
+    callbacks = [] if quiet else [ProgressCallback()]
+    tune_path = sweep_dir / TUNE_DIR
+    if restore and tune.Tuner.can_restore(str(tune_path)):
+        tuner = tune.Tuner.restore(str(tune_path), trainable=trainable, resume_errored=True)
+    else:
+        searcher = CellSearcher(spec, sweep_dir)
+        tuner = tune.Tuner(
+            trainable,
+            tune_config=tune.TuneConfig(
+                search_alg=searcher,
+                scheduler=CellPruningScheduler(),
+                num_samples=-1,  # the searcher says when it is FINISHED
+                max_concurrent_trials=concurrency,
+            ),
+            run_config=tune.RunConfig(
+                name=TUNE_DIR,
+                storage_path=str(sweep_dir),
+                callbacks=callbacks,
+                verbose=0,
+                failure_config=tune.FailureConfig(max_failures=0),  # retries happen inside Train
+            ),
+        )
+    return tuner.fit()
+
+
+def current_searcher() -> CellSearcher | None:
+    """The searcher of the experiment this driver runs (after ``fit``: its final state)."""
+    return _SEARCHER.get("current")
+
+
+def shutdown() -> None:
+    if ray.is_initialized():
+        ray.shutdown()
+
+
+__all__ = ["CellPruningScheduler", "CellSearcher", "check_resources", "current_searcher", "run_tuner", "shutdown"]
