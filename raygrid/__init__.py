@@ -15,4 +15,13 @@ __version__ = "0.1.0"
 #: results are laid out; it is part of every run key.
 SCHEMA_VERSION = 1
 
-__all__ = ["RaygridError", "SCHEMA_VERSION", "__version__"]
+__all__ = ["RaygridError", "SCHEMA_VERSION", "__version__", "best_config"]
+
+
+def __getattr__(name: str) -> object:
+    # Lazy: ``raygrid.best_config`` lives in raygrid.query (pandas, pyarrow).
+    if name == "best_config":
+        from raygrid.query import best_config
+
+        return best_config
+    raise AttributeError(f"module 'raygrid' has no attribute {name!r}")

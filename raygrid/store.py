@@ -214,7 +214,7 @@ def _index_path(root: Path, target: str) -> Path:
     return root / INDEX_DIR / f"target={target}.parquet"
 
 
-def _target_table(root: Path, target: str, done: set[str], *, use_index: bool) -> Any:
+def _target_table(root: Path, target: str, done: set[str], *, use_index: bool, columns: Sequence[str] | None = None) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -223,10 +223,14 @@ def _target_table(root: Path, target: str, done: set[str], *, use_index: bool) -
     index_path = _index_path(root, target)
     indexed = None
     if use_index and index_path.is_file():
-        indexed = pq.read_table(index_path)
-        keys = indexed.column("run_key")
-        indexed = indexed.filter(pc.is_in(keys, value_set=pa.array(sorted(done), pa.string())))
-    have = set(indexed.column("run_key").unique().to_pylist()) if indexed is not None else set()
+        wanted = None if columns is None else sorted({*columns, "run_key"})
+        indexed = pq.read_table(index_path, columns=wanted)
+        have = set(indexed.column("run_key").unique().to_pylist())
+        if have - done:  # runs whose manifest is gone since the index was built
+            indexed = indexed.filter(pc.is_in(indexed.column("run_key"), value_set=pa.array(sorted(done), pa.string())))
+            have &= done
+    else:
+        have = set()
     missing = [item for key, items in files.items() if key not in have for item in items]
     if use_index and len(missing) > INDEX_REBUILD_FILES:
         table = _read_files(target, [item for items in files.values() for item in items])
@@ -238,6 +242,8 @@ def _target_table(root: Path, target: str, done: set[str], *, use_index: bool) -
             pass
         return table
     extra = _read_files(target, missing)
+    if extra is not None and indexed is not None:
+        extra = extra.select([c for c in indexed.column_names if c in extra.column_names])
     parts = [t for t in (indexed, extra) if t is not None and t.num_rows]
     if not parts:
         return None
@@ -271,7 +277,8 @@ def read_results(
     wanted = list(targets) if targets is not None else targets_in(root)
     tables = []
     for target in wanted:
-        table = _target_table(root, target, done, use_index=use_index) if done else None
+        needed = None if columns is None else [*columns, *(c for c in ("language", "stage") if c not in columns)]
+        table = _target_table(root, target, done, use_index=use_index, columns=needed) if done else None
         if table is None:
             continue
         for column, allowed in (("language", languages), ("stage", stages)):

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import os
 import pickle
+import shutil
 import sys
 import time
 from collections.abc import Mapping
@@ -150,6 +151,14 @@ def _trial(config: dict[str, Any]) -> None:
         message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:2000]
         TrialRecord(unit.key, "failed", None, error=message).write(sweep_dir)
         tune.report({"raygrid_failed": 1.0, OBJECTIVE: float("nan")})
+    else:
+        # The unit's checkpoint and record are written: its resume states
+        # (optimizer included: three times the model) are of no more use.
+        remove_train_run(sweep_dir, unit.key)
+
+
+def remove_train_run(sweep_dir: Path, key: str) -> None:
+    shutil.rmtree(sweep_dir / TRAIN_DIR / key, ignore_errors=True)
 
 
 # -- the searcher and the scheduler -----------------------------------------------------------
@@ -253,6 +262,7 @@ class CellSearcher(Searcher):
         record = TrialRecord.read(self.sweep_dir, unit.key)
         if trial_id in self.pruned:
             self.pruned.discard(trial_id)
+            remove_train_run(self.sweep_dir, unit.key)
             value = (result or {}).get(OBJECTIVE)
             record = TrialRecord(unit.key, "pruned", None if value is None else float(value))
             record.write(self.sweep_dir)

@@ -223,6 +223,7 @@ def run_unit(
         metrics={k: float(v) for k, v in result.metrics.items()},
         checkpoint=str(checkpoint),
         seconds=time.perf_counter() - started,
+        resumed_from_step=_saved_step(resume_from),
     )
     if placement.rank != 0:
         return record
@@ -256,6 +257,14 @@ def run_unit(
     write_run(ctx.sweep_dir / RESULTS_DIR, unit.key, rows, meta={"cell": ctx.cell.name, "params": unit.params})
     record.write(ctx.sweep_dir)
     return record
+
+
+def _saved_step(state_dir: Path | None) -> int | None:
+    if state_dir is None:
+        return None
+    from raygrid.train.loop import saved_step
+
+    return saved_step(state_dir)
 
 
 def _eval_settings(placement: Placement, max_seq_length: int) -> Any:

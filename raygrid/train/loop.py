@@ -429,3 +429,9 @@ def _load_best(path: Path) -> dict[str, torch.Tensor] | None:
 
     best = path / _BEST_FILE
     return load_file(str(best)) if best.is_file() else None
+
+
+def saved_step(path: Path) -> int:
+    """The optimizer step a saved phase state resumes after."""
+    state = torch.load(path / _STATE_FILE, weights_only=True)
+    return int(state["step"])

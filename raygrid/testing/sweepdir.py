@@ -1,0 +1,60 @@
+"""Contract checks that any sweep directory must pass: ``raygrid best`` and
+``raygrid analyze`` run on it and return structured, consistent results.
+
+The synthetic e2e test points these at a sweep directory it writes itself
+through :func:`raygrid.store.write_run`; the sweep engine's e2e test can point
+them at the directory a real demo sweep produced::
+
+    from raygrid.testing.sweepdir import check_best_and_analyze
+    check_best_and_analyze(sweep_dir, target="xnli", out_dir=tmp_path / "report")
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+HEAVY = ("torch", "ray", "transformers")
+
+
+def run_cli(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """``raygrid ARGV`` in a fresh interpreter, reporting which heavy modules it imported (last stderr line)."""
+    code = (
+        "import sys\nfrom raygrid.cli import main\n"
+        f"rc = main({argv!r})\n"
+        f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules), file=sys.stderr)\n"
+        "sys.exit(rc)\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+
+
+def check_best_and_analyze(sweep_dir: Path, *, target: str, out_dir: Path) -> dict[str, Any]:
+    """Runs ``best`` (both selections, clean and attack metrics) and ``analyze``
+    on ``sweep_dir``; asserts the contract; returns ``{"best": ..., "findings": ...}``."""
+    proc = run_cli(["best", str(sweep_dir), "--target", target, "--json"])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "HEAVY=", "raygrid best imported a heavy library"
+    best = json.loads(proc.stdout)
+    assert best and {b["target"] for b in best} == {target}
+    # english-dev: one choice for every language (zero-shot protocol)
+    assert len({(b["intermediate"], json.dumps(b["config"], sort_keys=True)) for b in best}) == 1
+    for b in best:
+        assert b["n_seeds"] >= 1 and b["checkpoint"] and b["selection_metric"]
+        assert b["value"] is not None and 0.0 <= b["value"] <= 1.0
+    robust = run_cli(["best", str(sweep_dir), "--target", target, "--metric", "robust_accuracy", "--selection", "oracle", "--json"])
+    assert robust.returncode == 0, robust.stderr
+    oracle = json.loads(robust.stdout)
+    assert oracle and all(b["attack"] != "none" and b["selection"] == "oracle" for b in oracle)
+
+    proc = run_cli(["analyze", str(sweep_dir), "--out", str(out_dir), "--bootstrap", "200"])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == "HEAVY=", "raygrid analyze imported a heavy library"
+    findings = json.loads((out_dir / "findings.json").read_text())
+    assert target in findings["targets"]
+    html = (out_dir / "report.html").read_text()
+    assert "data:image/png;base64," in html and "<script" not in html and "http" not in html.split("<body>")[0]
+    assert (out_dir / "summary.md").read_text().startswith("# Robustness report")
+    return {"best": best, "oracle": oracle, "findings": findings}

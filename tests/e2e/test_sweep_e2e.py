@@ -1,0 +1,137 @@
+"""The sweep with real Ray on the tiny model: the demo spec end to end, and a
+driver killed with SIGKILL then resumed."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from sweep_helpers import (
+    finished_trials,
+    kill_all,
+    ray_session_pids,
+    raygrid,
+    records,
+    result_rows,
+    start,
+    workspace,
+)
+
+pytestmark = pytest.mark.e2e
+
+
+def test_demo_spec_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> None:
+    ws = workspace(tmp_path, tiny_model_dir)
+    done = raygrid("run", "--storage", "runs", "--quiet", cwd=ws)  # no SPEC: the embedded default
+    assert done.returncode == 0, done.stderr[-3000:]
+    sweep = ws / "runs" / "demo"
+    status = raygrid("status", str(sweep), "--json", cwd=ws)
+    progress = json.loads(status.stdout)
+    assert progress["done"] == progress["total"] == 1 + 4 + 8 and progress["failures"] == 0
+
+    from raygrid.store import read_rows
+
+    rows = [r for r in read_rows(sweep / "results") if r["stage"] == "confirm"]
+    zero_shot = {(r["intermediate"], r["task"], r["language"], r["seed"]) for r in rows if r["split"] != "dev"}
+    expected = {
+        (i, t, lang, seed)
+        for i in ("none", "mnli")
+        for t, langs in (("xnli", "ar de hi ru sw th zh"), ("pawsx", "de ja zh"))
+        for lang in langs.split()
+        for seed in (0, 1)
+    }
+    assert zero_shot == expected
+    # every confirm run also has its English dev rows (what selection may look at)
+    assert {(r["intermediate"], r["task"], r["seed"]) for r in rows if r["language"] == "en"} == {
+        (i, t, s) for i in ("none", "mnli") for t in ("xnli", "pawsx") for s in (0, 1)
+    }
+
+    # each intermediate checkpoint is trained exactly once per sweep
+    metas = [json.loads(p.read_text()) for p in (sweep / "checkpoints").glob("*/raygrid.json")]
+    intermediate = [m for m in metas if m["kind"] == "intermediate"]
+    assert len(intermediate) == 3 == len({m["key"] for m in intermediate})  # one per Optuna trial
+    parents = {m["parent"] for m in metas if m["kind"] in {"target", "confirm"} and "-> " in m["cell_name"]}
+    best = [m for m in intermediate if Path(str(sweep / "checkpoints" / m["key"])).as_posix() in parents]
+    assert len(best) == 1  # every mnli target trial and confirm run starts from the same best checkpoint
+    assert not list((sweep / "train").glob("*/checkpoint_*"))  # resume states removed once a unit is done
+
+
+SMALL = """
+name: small
+seed: 0
+model: {{name_or_path: {model}}}
+data: {{source: bundled, max_train_examples: 32, max_eval_examples: 8}}
+intermediates: [none, mnli]
+targets: [{{task: xnli, languages: [de]}}]
+search_space:
+  intermediate: &s
+    learning_rate: {{type: float, low: 1.0e-4, high: 3.0e-3, log: true}}
+    num_epochs: {{type: int, low: 1, high: 2}}
+    batch_size: 16
+    max_seq_length: 48
+  target: *s
+n_trials: {{intermediate: 2, target: 1}}
+confirm: {{seeds: [0]}}
+max_concurrent_trials: 1
+storage: {storage}
+"""
+
+
+def test_kill_9_of_the_driver_then_resume_matches_an_uninterrupted_sweep(tmp_path: Path, tiny_model_dir: Path) -> None:
+    straight_spec = tmp_path / "a.yaml"
+    straight_spec.write_text(SMALL.format(model=tiny_model_dir, storage=tmp_path / "a"))
+    done = raygrid("run", str(straight_spec), "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    expected_trials, expected_rows = finished_trials(tmp_path / "a" / "small"), result_rows(tmp_path / "a" / "small")
+    assert len(expected_trials) == 2 + 2 and len(expected_rows) > 0
+
+    spec = tmp_path / "b.yaml"
+    spec.write_text(SMALL.format(model=tiny_model_dir, storage=tmp_path / "b"))
+    sweep = tmp_path / "b" / "small"
+    since = time.time()
+    driver = start("run", str(spec), "--quiet", cwd=tmp_path, log=tmp_path / "driver.log")
+    deadline = time.time() + 600
+    while len(records(sweep)) < 2 and time.time() < deadline and driver.poll() is None:
+        time.sleep(0.5)
+    assert driver.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
+    time.sleep(3)  # somewhere inside the third unit
+    driver.send_signal(signal.SIGKILL)
+    driver.wait()
+    time.sleep(2)
+    kill_all(ray_session_pids(since))  # helpers a killed driver leaves behind (DESIGN.md)
+    finished_before = records(sweep)
+
+    resumed = raygrid("resume", str(sweep), "--quiet", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert finished_trials(sweep) == expected_trials
+    assert result_rows(sweep) == expected_rows  # run keys are content hashes: equal across the two sweeps
+    # no finished unit ran again: its record is untouched
+    after = records(sweep)
+    for key, record in finished_before.items():
+        assert after[key] == record
+
+
+def test_a_changed_spec_is_refused_with_what_changed(tmp_path: Path, tiny_model_dir: Path) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text(SMALL.format(model=tiny_model_dir, storage=tmp_path / "runs"))
+    sweep = tmp_path / "runs" / "small"
+    sweep.mkdir(parents=True)
+    from raygrid.spec import load_spec
+    from raygrid.sweep.driver import _spec_yaml, resolve_paths
+
+    started = resolve_paths(load_spec(spec))
+    (sweep / "spec.yaml").write_text(_spec_yaml(started))
+    (sweep / "sweep.json").write_text(json.dumps({"fingerprint": started.fingerprint(), "spec": started.normalised()}))
+    spec.write_text(SMALL.format(model=tiny_model_dir, storage=tmp_path / "runs").replace("target: 1}", "target: 3}"))
+    refused = raygrid("run", str(spec), cwd=tmp_path, timeout=120)
+    assert refused.returncode == 2
+    line = refused.stderr.strip().splitlines()[-1]
+    assert "n_trials.target: 1 -> 3" in line and str(sweep) in line
+    edited = (sweep / "spec.yaml").read_text().replace("target: 1", "target: 4")
+    (sweep / "spec.yaml").write_text(edited)
+    refused = raygrid("resume", str(sweep), cwd=tmp_path, timeout=120)
+    assert refused.returncode == 2 and "n_trials.target: 1 -> 4" in refused.stderr

@@ -1,0 +1,77 @@
+"""A sweep on a two-node Ray cluster on 127.0.0.1 whose worker node is removed
+in the middle of a trial (run by test_cluster_e2e.py in a subprocess).
+
+Usage: python two_node_sweep.py MODEL_DIR OUT_DIR  -> prints one JSON line
+"""
+
+from __future__ import annotations
+
+import os
+
+# Before ray is imported: keep every node of the cluster on loopback (without
+# it ray.init rewrites 127.0.0.1 to the machine's address and hangs).
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import ray
+from ray.cluster_utils import Cluster
+
+from raygrid.spec import parse_spec
+from raygrid.sweep.driver import run_sweep
+from raygrid.sweep.ray_backend import TRIAL_RESOURCE
+
+
+def main(model: str, out: str) -> None:
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 0, "node_ip_address": "127.0.0.1", "resources": {TRIAL_RESOURCE: 1000}},
+    )
+    worker = cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+    ray.init(address=cluster.address, _node_ip_address="127.0.0.1", log_to_driver=False)
+    spec = parse_spec(
+        {
+            "name": "two-node",
+            "model": {"name_or_path": model},
+            "data": {"source": "bundled", "max_eval_examples": 4},
+            "intermediates": ["mnli"],
+            "targets": [{"task": "bucc", "languages": ["de"]}],
+            # one long trial: 48 examples / 16 = 3 steps an epoch, a checkpoint every epoch
+            "search_space": {"intermediate": {"learning_rate": 1e-3, "num_epochs": 25, "batch_size": 16,
+                                              "max_seq_length": 48, "evals_per_epoch": 1}},  # fmt: skip
+            "n_trials": {"intermediate": 1, "target": 1},
+            "confirm": {"seeds": [0]},
+            "max_failures": 3,
+            "storage": out,
+        }
+    )
+    sweep = Path(out) / "two-node"
+    events: dict[str, float] = {}
+
+    def remove_worker_mid_trial() -> None:
+        deadline = time.time() + 300
+        while time.time() < deadline:
+            if list((sweep / "train").glob("*/checkpoint_*")):
+                time.sleep(1.0)  # let Train record a later checkpoint too
+                cluster.remove_node(worker, allow_graceful=False)
+                events["removed"] = time.time()
+                cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+                events["added"] = time.time()
+                return
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=remove_worker_mid_trial, daemon=True)
+    watcher.start()
+    outcome = run_sweep(spec, address=cluster.address, quiet=True)
+    watcher.join(timeout=5)
+    records = [json.loads(p.read_text()) for p in sorted((sweep / "trials").glob("*.json"))]
+    print(json.dumps({"events": events, "progress": outcome.progress, "records": records}))
+    cluster.shutdown()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

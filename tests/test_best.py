@@ -1,0 +1,103 @@
+"""``raygrid best`` / ``raygrid.best_config`` and the results-store queries."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from analysis.synthetic import Planted, confirm_rows, trial_rows, write_sweep_dir
+from raygrid.cli import main
+from raygrid.query import best_config
+from raygrid.store import INDEX_DIR, ResultRow, read_results, write_run
+
+LANGS = ("ar", "de", "en", "ru", "ur")
+INTERS = ("none", "mnli", "squad", "all")
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    rows = confirm_rows(
+        languages=LANGS,
+        intermediates=INTERS,
+        seeds=3,
+        planted=[Planted("squad", ("ar", "ur"), robust_gain=0.08)],
+        rng=1,
+    )
+    # English dev: 'mnli' best on English, so english-dev must choose it everywhere.
+    dev = (rows["split"] == "dev") & (rows["language"] == "en")
+    rows.loc[dev & (rows["intermediate"] == "mnli"), "value"] = 0.95
+    return write_sweep_dir(tmp_path_factory.mktemp("sweep") / "s", pd.concat([rows, trial_rows(intermediates=INTERS)]))
+
+
+def test_english_dev_selection_is_one_choice_for_every_language(sweep: Path) -> None:
+    best = best_config(sweep, target="xnli")
+    assert [b.language for b in best] == sorted(LANGS)
+    assert {b.intermediate for b in best} == {"mnli"}  # trial rows (value 1.0) are ignored
+    assert all(b.n_seeds == 3 and b.metric == "accuracy" and b.selection_metric == "accuracy" for b in best)
+    assert best[0].config == {"epochs": 3, "learning_rate": 2e-05}
+    assert best[0].checkpoint in best[0].checkpoints and len(best[0].checkpoints) == 3
+    assert best[0].selection_value == pytest.approx(0.95)
+
+
+def test_oracle_finds_the_planted_intermediate_per_language(sweep: Path) -> None:
+    best = best_config(sweep, target="xnli", attack="polygloss", selection="oracle")
+    by_lang = {b.language: b for b in best}
+    assert by_lang["ar"].intermediate == "squad" and by_lang["ur"].intermediate == "squad"
+    assert all(b.metric == "robust_accuracy" and b.attack == "polygloss" for b in best)
+    one = best_config(sweep, target="xnli", language="ar", metric="attack_success_rate", selection="oracle")
+    assert {b.language for b in one} == {"ar"} and len(one) == 3  # one per attack
+    assert one[0].intermediate == "squad"  # lower attack success rate is better
+
+
+def test_cli_json_and_table(sweep: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["best", str(sweep), "--target", "xnli", "--attack", "typo", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out) == len(LANGS) and {o["attack"] for o in out} == {"typo"}
+    assert main(["best", str(sweep), "--target", "xnli", "--language", "ru"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[:3] == ["language", "attack", "intermediate"] and lines[2].split()[0] == "ru"
+
+
+def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("raygrid: error: "), err
+    return err[0]
+
+
+def test_bad_input_is_one_line_exit_2(sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "not a sweep directory" in _error(capsys, ["best", str(tmp_path), "--target", "xnli"])
+    assert "not a sweep directory" in _error(capsys, ["analyze", str(tmp_path / "nope")])
+    assert "unknown target 'pawsx'" in _error(capsys, ["best", str(sweep), "--target", "pawsx"])
+    assert "unknown metric 'f2'" in _error(capsys, ["best", str(sweep), "--target", "xnli", "--metric", "f2"])
+    assert "unknown language 'sw'" in _error(capsys, ["best", str(sweep), "--target", "xnli", "--language", "sw"])
+    assert "unknown attack" in _error(capsys, ["best", str(sweep), "--target", "xnli", "--attack", "bumblebee"])
+    empty = tmp_path / "empty"
+    (empty / "results").mkdir(parents=True)
+    (empty / "spec.yaml").write_text("name: empty\n")
+    assert "no results" in _error(capsys, ["best", str(empty), "--target", "xnli"])
+    assert "no finished 'confirm' runs" in _error(capsys, ["analyze", str(empty)])
+    only_trials = write_sweep_dir(tmp_path / "trials", trial_rows())
+    assert "no finished 'confirm' runs" in _error(capsys, ["best", str(only_trials), "--target", "xnli"])
+
+
+def _row(run: str, lang: str, value: float) -> ResultRow:
+    return ResultRow(run_key=run, task="xnli", language=lang, split="test", metric="accuracy", value=value, stage="confirm")
+
+
+def test_index_is_a_cache_that_never_shows_unfinished_or_removed_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("raygrid.store.INDEX_REBUILD_FILES", 1)
+    for k in range(3):
+        write_run(tmp_path, f"r{k}", [_row(f"r{k}", "de", 0.1 * k), _row(f"r{k}", "sw", 0.2)])
+    first = read_results(tmp_path)
+    assert len(first) == 6 and (tmp_path / INDEX_DIR / "target=xnli.parquet").is_file()
+    write_run(tmp_path, "r3", [_row("r3", "de", 0.9)])  # after the index: read from its file
+    (tmp_path / "_runs" / "r0.json").unlink()  # a run no longer done: its indexed rows are dropped
+    rows = read_results(tmp_path, languages=["de"])
+    assert sorted(rows["run_key"]) == ["r1", "r2", "r3"] and set(rows["task"]) == {"xnli"}
+    assert read_results(tmp_path, use_index=False).sort_values(["run_key", "language"]).reset_index(drop=True).equals(
+        read_results(tmp_path).sort_values(["run_key", "language"]).reset_index(drop=True)
+    )
