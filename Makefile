@@ -8,7 +8,6 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.raygrid-installed
 DEMO_DIR ?= runs/demo
 TINY_MODEL ?= .cache/tiny-xlmr
-DEMO_LANGUAGES ?= ar,de,hi,ru,sw,th,zh
 
 .PHONY: install demo test test-fast clean
 
@@ -23,15 +22,11 @@ install: $(STAMP)
 $(TINY_MODEL)/config.json: | $(STAMP)
 	$(VENV)/bin/raygrid tiny-model $(TINY_MODEL) --force
 
-# The embedded default: the tiny model on the bundled fixtures, the
-# standard fine-tuning baseline and the MNLI intermediate cell for XNLI.
+# The embedded default: search_spaces/demo.yaml on local Ray, the tiny model
+# and the bundled fixtures (a rerun resumes the finished sweep: instant).
 demo: $(STAMP) $(TINY_MODEL)/config.json
-	$(VENV)/bin/raygrid cell --model $(TINY_MODEL) --intermediate none --target xnli \
-		--data bundled --languages $(DEMO_LANGUAGES) --output $(DEMO_DIR) \
-		--learning-rate 5e-4 --epochs 3 --batch-size 16 --max-seq-length 64
-	$(VENV)/bin/raygrid cell --model $(TINY_MODEL) --intermediate mnli --target xnli \
-		--data bundled --languages $(DEMO_LANGUAGES) --output $(DEMO_DIR) \
-		--learning-rate 5e-4 --epochs 3 --batch-size 16 --max-seq-length 64
+	$(VENV)/bin/raygrid run search_spaces/demo.yaml
+	$(VENV)/bin/raygrid status $(DEMO_DIR)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
