@@ -96,6 +96,7 @@ def run_sweep(
     address: str | None = None,
     resume: bool = False,
     quiet: bool = False,
+    trial_function: Any = None,
 ) -> SweepOutcome:
     """Runs a sweep to the end (or resumes it, if its folder exists with the
     same spec). A folder started with a different spec is refused with what
@@ -124,7 +125,9 @@ def run_sweep(
                 "spec": spec.normalised(),
             }
             atomic_write_text(sweep_dir / SWEEP_FILE, json.dumps(meta, indent=2) + "\n")
-        results = ray_backend.run_tuner(spec, sweep_dir, address=address, restore=existing, quiet=quiet)
+        results = ray_backend.run_tuner(
+            spec, sweep_dir, address=address, restore=existing, quiet=quiet, trial_function=trial_function
+        )
         searcher = ray_backend.current_searcher()
         progress = searcher.planner.progress() if searcher is not None else sweep_status(sweep_dir)
     finally:

@@ -404,14 +404,26 @@ def check_resources(spec: SweepSpec, cluster: Mapping[str, float], nodes: list[M
     return max(1, min(fits) if fits else 1)
 
 
-def run_tuner(spec: SweepSpec, sweep_dir: Path, *, address: str | None, restore: bool, quiet: bool = False) -> Any:
-    """Runs (or restores) the sweep's Tune experiment to the end."""
+def run_tuner(
+    spec: SweepSpec,
+    sweep_dir: Path,
+    *,
+    address: str | None,
+    restore: bool,
+    quiet: bool = False,
+    trial_function: Any = None,
+) -> Any:
+    """Runs (or restores) the sweep's Tune experiment to the end.
+
+    ``trial_function`` replaces the Train trial (benchmarks of the driver
+    alone use a no-op one); it takes the unit config that ``_trial`` takes.
+    """
     _start_ray(address)
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
     concurrency = check_resources(spec, ray.cluster_resources(), nodes)
     if spec.max_concurrent_trials:
         concurrency = min(concurrency, spec.max_concurrent_trials)
-    trainable = tune.with_resources(_trial, {"CPU": 0, TRIAL_RESOURCE: 0.01})  # the same on restore
+    trainable = tune.with_resources(trial_function or _trial, {"CPU": 0, TRIAL_RESOURCE: 0.01})  # same on restore
     callbacks = [] if quiet else [ProgressCallback()]
     tune_path = sweep_dir / TUNE_DIR
     if restore and tune.Tuner.can_restore(str(tune_path)):

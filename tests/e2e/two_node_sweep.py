@@ -59,7 +59,9 @@ def main(model: str, out: str) -> None:
                 time.sleep(1.0)  # let Train record a later checkpoint too
                 cluster.remove_node(worker, allow_graceful=False)
                 events["removed"] = time.time()
-                cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+                # The new node has room for the lost worker's placement-group
+                # bundle (Ray reschedules it) and for the restarted worker group.
+                cluster.add_node(num_cpus=2, node_ip_address="127.0.0.1")
                 events["added"] = time.time()
                 return
             time.sleep(0.2)

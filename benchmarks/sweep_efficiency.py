@@ -1,0 +1,178 @@
+"""Sweep efficiency and driver memory, on a local Ray cluster.
+
+Efficiency (real Train trials on the tiny model):
+    busy worker-seconds / (wall seconds x worker slots), where a unit's busy
+    time is what its Train worker spent inside raygrid (data, training,
+    evaluation, checkpoint: the trial record's ``seconds``), and the wall is
+    the whole sweep, Ray start-up excluded.
+
+    .venv/bin/python benchmarks/sweep_efficiency.py efficiency --trials 4 --epochs 40
+
+Driver memory (no-op trials: the searcher, planner, Optuna journal and Tune
+bookkeeping without any training):
+
+    .venv/bin/python benchmarks/sweep_efficiency.py memory --trials 1000
+
+Prints one JSON object; docs/benchmarks.md has the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+
+def _rss_mib() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _spec(model: str, storage: str, *, trials: int, epochs: int, examples: int, split_cells: bool) -> Any:
+    from raygrid.spec import parse_spec
+
+    space = {
+        "learning_rate": {"type": "float", "low": 1e-4, "high": 3e-3, "log": True},
+        "num_epochs": epochs,
+        "batch_size": 16,
+        "max_seq_length": 48,
+    }
+    per_cell = trials // 2 if split_cells else trials
+    return parse_spec(
+        {
+            "name": "bench",
+            "model": {"name_or_path": model},
+            "data": {"source": "bundled", "max_train_examples": examples, "max_eval_examples": 8},
+            "intermediates": ["mnli"] if split_cells else ["none"],
+            "targets": [{"task": "xnli", "languages": ["de"]}],
+            "search_space": {"intermediate": space, "target": space},
+            "n_trials": {"intermediate": max(1, per_cell), "target": max(1, trials - per_cell)},
+            "sampler": {"type": "random"},
+            "confirm": {"seeds": [0]},
+            "storage": storage,
+        }
+    )
+
+
+def _noop_trial(config: dict[str, Any]) -> None:
+    """Stands in for a Train run: writes what a finished unit writes."""
+    from ray import tune
+
+    from raygrid.store import ResultRow, write_run
+    from raygrid.sweep.plan import TrialRecord, Unit, UnitKind
+
+    sweep = Path(config["sweep_dir"])
+    unit = Unit.from_config(config["unit"])
+    value = -abs(math.log10(float(unit.params.get("learning_rate", 1e-3))) + 3.3)
+    tune.report({"objective": value, "step": 1.0})
+    if unit.kind is UnitKind.CONFIRM:
+        write_run(sweep / "results", unit.key, [ResultRow(unit.key, "xnli", "de", "test", "accuracy", 0.5)])
+    TrialRecord(unit.key, "complete", value, checkpoint=None, seconds=0.0).write(sweep)
+    tune.report({"objective": value, "raygrid_done": 1.0})
+
+
+def efficiency(args: argparse.Namespace) -> dict[str, Any]:
+    import ray
+
+    from raygrid.sweep.driver import run_sweep
+    from raygrid.testing.tiny import build_tiny_model
+
+    with tempfile.TemporaryDirectory() as root:
+        model = str(build_tiny_model(Path(root) / "tiny"))
+        spec = _spec(model, root, trials=args.trials, epochs=args.epochs, examples=args.examples, split_cells=False)
+        ray.init(address="local", num_cpus=args.cpus, resources={"raygrid_trial": 1000}, include_dashboard=True,
+                 log_to_driver=False)  # fmt: skip
+        started = time.perf_counter()
+        outcome = run_sweep(spec, quiet=True)
+        wall = time.perf_counter() - started
+        records = [json.loads(p.read_text()) for p in (outcome.sweep_dir / "trials").glob("*.json")]
+    busy = sum(r["seconds"] for r in records)
+    slots = args.cpus
+    return {
+        "mode": "efficiency",
+        "units": len(records),
+        "epochs_per_trial": args.epochs,
+        "train_examples": args.examples,
+        "worker_slots": slots,
+        "wall_s": round(wall, 1),
+        "busy_worker_s": round(busy, 1),
+        "mean_unit_busy_s": round(busy / max(1, len(records)), 1),
+        "efficiency": round(busy / (wall * slots), 3),
+    }
+
+
+def memory(args: argparse.Namespace) -> dict[str, Any]:
+    import ray
+
+    from raygrid.sweep.driver import run_sweep
+
+    samples: list[tuple[float, float, int]] = []
+    stop = threading.Event()
+
+    with tempfile.TemporaryDirectory() as root:
+        spec = _spec("unused-model", root, trials=args.trials, epochs=1, examples=8, split_cells=True)
+        ray.init(address="local", num_cpus=args.cpus, resources={"raygrid_trial": 1000}, include_dashboard=True,
+                 log_to_driver=False)  # fmt: skip
+        trials_dir = Path(root) / "bench" / "trials"
+
+        def sample() -> None:
+            while not stop.is_set():
+                done = len(list(trials_dir.glob("*.json"))) if trials_dir.is_dir() else 0
+                samples.append((time.perf_counter(), _rss_mib(), done))
+                stop.wait(2.0)
+
+        rss_before = _rss_mib()
+        thread = threading.Thread(target=sample, daemon=True)
+        thread.start()
+        started = time.perf_counter()
+        outcome = run_sweep(spec, quiet=True, trial_function=_noop_trial)
+        wall = time.perf_counter() - started
+        stop.set()
+        thread.join()
+    peak = max(s[1] for s in samples)
+    # growth per finished trial over the second half of the sweep (after warm-up)
+    half = [s for s in samples if s[2] >= args.trials // 2]
+    growth_kib = float("nan")
+    if len(half) >= 2 and half[-1][2] > half[0][2]:
+        growth_kib = (half[-1][1] - half[0][1]) * 1024 / (half[-1][2] - half[0][2])
+    return {
+        "mode": "memory",
+        "trials": outcome.progress["trials_finished"],
+        "wall_s": round(wall, 1),
+        "driver_rss_before_mib": round(rss_before, 1),
+        "driver_rss_peak_mib": round(peak, 1),
+        "driver_rss_end_mib": round(samples[-1][1], 1),
+        "growth_kib_per_trial_second_half": round(growth_kib, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="mode", required=True)
+    p = sub.add_parser("efficiency")
+    p.add_argument("--trials", type=int, default=4)
+    p.add_argument("--epochs", type=int, default=40)
+    p.add_argument("--examples", type=int, default=48)
+    p.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
+    p = sub.add_parser("memory")
+    p.add_argument("--trials", type=int, default=1000)
+    p.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
+    args = parser.parse_args()
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    result = efficiency(args) if args.mode == "efficiency" else memory(args)
+    print(json.dumps(result))
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
