@@ -290,3 +290,21 @@ def read_results(
     if not tables:
         return pd.DataFrame({c: pd.Series(dtype=object) for c in (columns or COLUMNS)})
     return pa.concat_tables(tables, promote_options="permissive").to_pandas()
+
+
+def refresh_index(results_dir: Path | str, targets: Iterable[str] | None = None) -> None:
+    """Brings the per-target query index up to date (e.g. at the end of a sweep,
+    so that the first ``raygrid best`` is as fast as the later ones)."""
+    root = Path(results_dir)
+    done = done_run_keys(root)
+    for target in targets if targets is not None else targets_in(root):
+        files = _row_files(root, target, done)
+        table = _read_files(target, [item for items in files.values() for item in items])
+        if table is None:
+            continue
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, row_group_size=64_000)
+        _atomic_write_bytes(_index_path(root, target), sink.getvalue().to_pybytes())

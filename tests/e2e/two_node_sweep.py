@@ -51,27 +51,31 @@ def main(model: str, out: str) -> None:
     )
     sweep = Path(out) / "two-node"
     events: dict[str, float] = {}
+    outcome: dict[str, object] = {}
 
-    def remove_worker_mid_trial() -> None:
-        deadline = time.time() + 300
-        while time.time() < deadline:
-            if list((sweep / "train").glob("*/checkpoint_*")):
-                time.sleep(1.0)  # let Train record a later checkpoint too
-                cluster.remove_node(worker, allow_graceful=False)
-                events["removed"] = time.time()
-                # The new node has room for the lost worker's placement-group
-                # bundle (Ray reschedules it) and for the restarted worker group.
-                cluster.add_node(num_cpus=2, node_ip_address="127.0.0.1")
-                events["added"] = time.time()
-                return
-            time.sleep(0.2)
+    def sweep_in_background() -> None:
+        outcome["value"] = run_sweep(spec, address=cluster.address, quiet=True)
 
-    watcher = threading.Thread(target=remove_worker_mid_trial, daemon=True)
-    watcher.start()
-    outcome = run_sweep(spec, address=cluster.address, quiet=True)
-    watcher.join(timeout=5)
+    # Ray's node start-up installs signal handlers: cluster changes must
+    # happen on the main thread, so the sweep runs on another.
+    runner = threading.Thread(target=sweep_in_background, daemon=True)
+    runner.start()
+    deadline = time.time() + 300
+    while time.time() < deadline and runner.is_alive():
+        if list((sweep / "train").glob("*/checkpoint_*")):
+            time.sleep(1.0)  # let Train record a later checkpoint too
+            cluster.remove_node(worker, allow_graceful=False)
+            events["removed"] = time.time()
+            # The new node has room for the lost worker's placement-group
+            # bundle (Ray reschedules it) and for the restarted worker group.
+            cluster.add_node(num_cpus=2, node_ip_address="127.0.0.1")
+            events["added"] = time.time()
+            break
+        time.sleep(0.2)
+    runner.join(timeout=600)
+    result = outcome["value"]
     records = [json.loads(p.read_text()) for p in sorted((sweep / "trials").glob("*.json"))]
-    print(json.dumps({"events": events, "progress": outcome.progress, "records": records}))
+    print(json.dumps({"events": events, "progress": result.progress, "records": records}))  # type: ignore[attr-defined]
     cluster.shutdown()
 
 

@@ -1,0 +1,112 @@
+"""Figures (matplotlib, Agg backend), returned as PNG bytes for embedding.
+
+* :func:`heatmaps` -- robustness gain (points), intermediate x language, one panel per attack;
+* :func:`forest` -- attack-averaged gains with bootstrap CIs, one panel per intermediate;
+* :func:`clean_vs_robust` -- clean-transfer gain vs robustness gain, one panel per language.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import numpy as np
+import pandas as pd
+
+
+def _plt():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _png(fig, tight: bool = True) -> bytes:  # type: ignore[no-untyped-def]
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=72, bbox_inches="tight" if tight else None)
+    _plt().close(fig)
+    return buf.getvalue()
+
+
+def heatmaps(per_attack: pd.DataFrame, title: str) -> bytes:
+    """Gain in robust accuracy (points) against the baseline, per attack."""
+    plt = _plt()
+    attacks = sorted(per_attack["attack"].unique())
+    inters = sorted(per_attack["intermediate"].unique())
+    langs = sorted(per_attack["language"].unique())
+    lim = max(1.0, float(np.nanmax(np.abs(per_attack["gain"].to_numpy(float)))) * 100)
+    cols = min(3, len(attacks))
+    rows = math.ceil(len(attacks) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(0.3 * len(langs) * cols + 2, 0.35 * len(inters) * rows + 1.5), squeeze=False)
+    for ax, attack in zip(axes.flat, attacks):
+        grid = per_attack[per_attack["attack"] == attack].pivot_table(index="intermediate", columns="language", values="gain")
+        grid = grid.reindex(index=inters, columns=langs) * 100
+        im = ax.imshow(grid.to_numpy(float), cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
+        ax.set_xticks(range(len(langs)), langs, fontsize=7, rotation=90)
+        ax.set_yticks(range(len(inters)), inters, fontsize=7)
+        ax.set_title(f"{attack}", fontsize=9)
+    for ax in list(axes.flat)[len(attacks):]:
+        ax.axis("off")
+    fig.colorbar(im, ax=axes, shrink=0.6, label="robust accuracy gain vs none (points)")
+    fig.suptitle(title, fontsize=10)
+    return _png(fig)
+
+
+def forest(cells: pd.DataFrame, title: str) -> bytes:
+    """Attack-averaged gains (points) with 95% bootstrap CIs; Holm-flagged cells in red."""
+    plt = _plt()
+    inters = sorted(cells["intermediate"].unique())
+    langs = sorted(cells["language"].unique())
+    cols = min(4, len(inters))
+    rows = math.ceil(len(inters) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 0.18 * len(langs) * rows + 1.5), squeeze=False, sharex=True)
+    for ax, name in zip(axes.flat, inters):
+        sub = cells[cells["intermediate"] == name].set_index("language").reindex(langs)
+        y = np.arange(len(langs))
+        gain = sub["gain"].to_numpy(float) * 100
+        lo = sub["ci_low"].to_numpy(float) * 100
+        hi = sub["ci_high"].to_numpy(float) * 100
+        flagged = sub["flagged"].fillna(False).to_numpy(bool)
+        ax.hlines(y, lo, hi, color=np.where(flagged, "tab:red", "0.4"), lw=1)
+        ax.scatter(gain, y, c=np.where(flagged, "tab:red", "black"), s=10, zorder=3)
+        ax.axvline(0, color="0.7", lw=0.8)
+        ax.set_yticks(y, langs, fontsize=6)
+        ax.invert_yaxis()
+        ax.set_title(name, fontsize=9)
+    for ax in list(axes.flat)[len(inters):]:
+        ax.axis("off")
+    fig.supxlabel("robust accuracy gain vs none (points, 95% CI)", fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    return _png(fig)
+
+
+def clean_vs_robust(gains: pd.DataFrame, title: str) -> bytes:
+    """Per language: clean-transfer gain (x) vs robustness gain (y), one point per intermediate."""
+    plt = _plt()
+    langs = sorted(gains["language"].unique())
+    cols = min(6, len(langs))
+    rows = math.ceil(len(langs) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.3 * rows + 1.2), squeeze=False)
+    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.1, top=0.9, hspace=0.45, wspace=0.35)
+    inters = sorted(gains["intermediate"].unique())
+    colours = {name: plt.get_cmap("tab20")(k % 20) for k, name in enumerate(inters)}
+    for ax, lang in zip(axes.flat, langs):
+        sub = gains[gains["language"] == lang]
+        ax.scatter(sub["clean_gain"] * 100, sub["robust_gain"] * 100, s=14, c=[colours[i] for i in sub["intermediate"]])
+        ax.axhline(0, color="0.8", lw=0.6)
+        ax.axvline(0, color="0.8", lw=0.6)
+        ax.set_title(lang, fontsize=8)
+        ax.tick_params(labelsize=6)
+    for ax in list(axes.flat)[len(langs):]:
+        ax.axis("off")
+    handles = [plt.Line2D([], [], marker="o", ls="", color=colours[i], label=i) for i in inters]
+    fig.legend(handles=handles, loc="upper center", ncol=min(len(inters), 8), fontsize=7, frameon=False, bbox_to_anchor=(0.5, 0.985))
+    fig.text(0.5, 0.02, "clean-transfer gain (points)", ha="center", fontsize=9)
+    fig.text(0.01, 0.5, "robustness gain (points)", va="center", rotation=90, fontsize=9)
+    fig.suptitle(title, fontsize=10, y=0.999)
+    return _png(fig, tight=False)
+
+
+__all__ = ["clean_vs_robust", "forest", "heatmaps"]
