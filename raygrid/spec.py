@@ -518,8 +518,9 @@ class AttackSpec(_Model):
     """One attack of the confirm stage's suite.
 
     Only the name's syntax is checked here: the attack registry
-    (``raygrid.attacks``) validates names and params when it exists. Until
-    then ``attacks`` is a free-form list of names and JSON-like params.
+    (``raygrid.attacks``) validates names and params: ``raygrid perturb`` /
+    ``raygrid attack --help`` and :func:`raygrid.attacks.attack_parameters`
+    list them.
     """
 
     name: str
@@ -958,11 +959,22 @@ def _check_runtime(spec: SweepSpec) -> None:
     if storage_problem:
         raise _Invalid(("storage",), storage_problem, "a local path or s3://bucket/prefix")
 
+    from raygrid.attacks import ATTACK_NAMES, get_attack
+    from raygrid.errors import ConfigError as _AttackError
+
     seen: dict[str, int] = {}
     for index, attack in enumerate(spec.attacks):
         if not _ATTACK_PATTERN.match(attack.name):
             raise _Invalid(("attacks", index, "name"), f"bad name {attack.name!r}", "lower-case letters, digits and '_'")
-        ident = json.dumps({"name": attack.name, "params": attack.params}, sort_keys=True)
+        if attack.name not in ATTACK_NAMES:
+            raise _Invalid(
+                ("attacks", index, "name"), f"unknown attack {attack.name!r}", ", ".join(repr(n) for n in ATTACK_NAMES)
+            )
+        try:
+            # the label names the attack in result rows: two entries with one label would collide
+            ident = get_attack(attack.name, **attack.params).label
+        except _AttackError as exc:
+            raise _Invalid(("attacks", index, "params"), str(exc)) from None
         if ident in seen:
             raise _Invalid(
                 ("attacks", index), f"duplicated attack {attack.name!r} (also attacks[{seen[ident]}])", "each attack once"

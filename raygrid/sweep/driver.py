@@ -132,6 +132,10 @@ def run_sweep(
         progress = searcher.planner.progress() if searcher is not None else sweep_status(sweep_dir)
     finally:
         ray_backend.shutdown()
+    if (sweep_dir / "results").is_dir():
+        from raygrid.store import refresh_index
+
+        refresh_index(sweep_dir / "results")  # the first `raygrid best` is then as fast as the next
     return SweepOutcome(sweep_dir, progress, time.perf_counter() - started, int(results.num_errors))
 
 

@@ -59,6 +59,17 @@ def test_demo_spec_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> None:
     assert len(best) == 1  # every mnli target trial and confirm run starts from the same best checkpoint
     assert not list((sweep / "train").glob("*/checkpoint_*"))  # resume states removed once a unit is done
 
+    # the confirm runs were attacked: one row set per (language, attack) where the family applies
+    attacked = {(r["language"], r["attack"]) for r in rows if r["attack"] != "none" and r["task"] == "xnli"}
+    assert {a for _, a in attacked} == {"char_noise", "char_noise[mode=adaptive]", "homoglyph"}
+    assert {lang for lang, a in attacked if a.startswith("char_noise")} == set("ar de hi ru sw th zh".split())
+
+    # raygrid best and raygrid analyze on the demo sweep folder (issue 5)
+    from raygrid.testing.sweepdir import check_best_and_analyze
+
+    checked = check_best_and_analyze(sweep, target="xnli", out_dir=tmp_path / "report")
+    assert {b["language"] for b in checked["best"]} >= {"ar", "de", "zh"}
+
 
 SMALL = """
 name: small

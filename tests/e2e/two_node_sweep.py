@@ -41,7 +41,7 @@ def main(model: str, out: str) -> None:
             "intermediates": ["mnli"],
             "targets": [{"task": "bucc", "languages": ["de"]}],
             # one long trial: 48 examples / 16 = 3 steps an epoch, a checkpoint every epoch
-            "search_space": {"intermediate": {"learning_rate": 1e-3, "num_epochs": 25, "batch_size": 16,
+            "search_space": {"intermediate": {"learning_rate": 1e-3, "num_epochs": 150, "batch_size": 16,
                                               "max_seq_length": 48, "evals_per_epoch": 1}},  # fmt: skip
             "n_trials": {"intermediate": 1, "target": 1},
             "confirm": {"seeds": [0]},
@@ -63,7 +63,7 @@ def main(model: str, out: str) -> None:
     deadline = time.time() + 300
     while time.time() < deadline and runner.is_alive():
         if list((sweep / "train").glob("*/checkpoint_*")):
-            time.sleep(1.0)  # let Train record a later checkpoint too
+            time.sleep(0.5)  # let Train record a later checkpoint too
             cluster.remove_node(worker, allow_graceful=False)
             events["removed"] = time.time()
             # The new node has room for the lost worker's placement-group

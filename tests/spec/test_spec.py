@@ -420,3 +420,22 @@ def test_spec_and_validate_import_no_heavy_library() -> None:
 
 def test_sweep_spec_is_exported() -> None:
     assert isinstance(parse_spec(BASE), SweepSpec)
+
+
+@pytest.mark.parametrize(
+    ("attacks", "path", "needle"),
+    [
+        ([{"name": "char_nois"}], "attacks[0].name", "char_noise"),
+        ([{"name": "char_noise", "params": {"bogus": 1}}], "attacks[0].params", "bogus"),
+        ([{"name": "char_noise"}, {"name": "char_noise", "params": {"mode": "fixed"}}], "attacks[1]", "duplicated"),
+    ],
+)
+def test_attacks_are_checked_against_the_registry(attacks: list, path: str, needle: str) -> None:
+    from raygrid.errors import ConfigError
+    from raygrid.spec import parse_spec
+
+    data = {"name": "x", "model": {"name_or_path": "m"}, "intermediates": ["none"], "targets": [{"task": "pawsx"}]}
+    with pytest.raises(ConfigError) as err:
+        parse_spec({**data, "attacks": attacks}, source="a.yaml")
+    message = str(err.value)
+    assert message.startswith(f"a.yaml: {path}: ") and needle in message and "\n" not in message
