@@ -27,6 +27,8 @@ $(TINY_MODEL)/config.json: | $(STAMP)
 demo: $(STAMP) $(TINY_MODEL)/config.json
 	$(VENV)/bin/raygrid run search_spaces/demo.yaml
 	$(VENV)/bin/raygrid status $(DEMO_DIR)
+	$(VENV)/bin/raygrid analyze $(DEMO_DIR) --out $(DEMO_DIR)/report
+	$(VENV)/bin/raygrid best $(DEMO_DIR) --target xnli
 
 test: $(STAMP)
 	$(PY) -m pytest -q

@@ -112,7 +112,7 @@ class TrialRecord:
     checkpoint: str | None = None
     error: str | None = None
     seconds: float = 0.0
-    resumed_from_step: int | None = None  # set when the unit continued from a saved state
+    resumed_from_steps: list[int] = field(default_factory=list)  # every restart that continued from a saved state
 
     def write(self, sweep_dir: Path) -> None:
         from raygrid.fileio import atomic_write_bytes

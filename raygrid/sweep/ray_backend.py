@@ -99,6 +99,7 @@ def _unit_context(config: Mapping[str, Any]) -> Any:
 def _train_worker(config: dict[str, Any]) -> None:
     """Runs on every Train worker: the unit, resumed from the last checkpoint."""
     from raygrid.sweep.work import run_unit
+    from raygrid.train.loop import is_saved_state
 
     ctx = _unit_context(config)
     placement = _placement(ctx.spec.resources.use_gpu, len(ctx.cell.tasks) > 1)
@@ -107,7 +108,10 @@ def _train_worker(config: dict[str, Any]) -> None:
         record = run_unit(ctx, placement, reporter=_TrainReporter())
     else:
         with checkpoint.as_directory() as state_dir:
-            record = run_unit(ctx, placement, reporter=_TrainReporter(), resume_from=Path(state_dir))
+            # Train's controller can hand back a checkpoint whose folder is
+            # already gone (its bookkeeping lags the reports): start afresh then.
+            resume = Path(state_dir) if is_saved_state(Path(state_dir)) else None
+            record = run_unit(ctx, placement, reporter=_TrainReporter(), resume_from=resume)
     ray.train.report({"raygrid_done": 1.0, OBJECTIVE: _finite(record.objective)})
 
 
@@ -141,7 +145,8 @@ def _trial(config: dict[str, Any]) -> None:
             name=unit.key,  # stable: a retried or restored unit resumes from its last checkpoint
             storage_path=str(sweep_dir / TRAIN_DIR),
             failure_config=FailureConfig(max_failures=int(config["max_failures"])),
-            checkpoint_config=CheckpointConfig(num_to_keep=1),
+            # two kept: the controller may not yet have registered the newest
+            checkpoint_config=CheckpointConfig(num_to_keep=2),
             callbacks=[TuneReportCallback()],
         ),
     )

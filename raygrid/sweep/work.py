@@ -214,6 +214,7 @@ def run_unit(
     if unit.kind is UnitKind.CONFIRM and ctx.cell.evaluate_only:
         return _evaluate_encoder(ctx, placement, started)
 
+    resumes = _resume_log(ctx, resume_from, placement.rank)
     model, result, tokenizer, config = _train(ctx, placement, reporter, resume_from)
     checkpoint = ctx.sweep_dir / CHECKPOINTS_DIR / unit.key
     record = TrialRecord(
@@ -223,7 +224,7 @@ def run_unit(
         metrics={k: float(v) for k, v in result.metrics.items()},
         checkpoint=str(checkpoint),
         seconds=time.perf_counter() - started,
-        resumed_from_step=_saved_step(resume_from),
+        resumed_from_steps=resumes,
     )
     if placement.rank != 0:
         return record
@@ -259,12 +260,19 @@ def run_unit(
     return record
 
 
-def _saved_step(state_dir: Path | None) -> int | None:
-    if state_dir is None:
-        return None
-    from raygrid.train.loop import saved_step
+def _resume_log(ctx: UnitContext, state_dir: Path | None, rank: int) -> list[int]:
+    """Every step this unit was resumed from, across restarts (lost nodes,
+    crashes): ``trials/<key>.resumes`` gets a line per resumed attempt."""
+    log = ctx.sweep_dir / "trials" / f"{ctx.unit.key}.resumes"
+    if state_dir is not None and rank == 0:
+        from raygrid.train.loop import saved_step
 
-    return saved_step(state_dir)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        with log.open("a") as handle:
+            handle.write(f"{saved_step(state_dir)}\n")
+    if not log.is_file():
+        return []
+    return [int(line) for line in log.read_text().split()]
 
 
 def _eval_settings(placement: Placement, max_seq_length: int) -> Any:

@@ -435,3 +435,8 @@ def saved_step(path: Path) -> int:
     """The optimizer step a saved phase state resumes after."""
     state = torch.load(path / _STATE_FILE, weights_only=True)
     return int(state["step"])
+
+
+def is_saved_state(path: Path) -> bool:
+    """Whether ``path`` holds a complete saved phase state."""
+    return (path / _STATE_FILE).is_file() and (path / _WEIGHTS_FILE).is_file()

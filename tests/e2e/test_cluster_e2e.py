@@ -31,5 +31,7 @@ def test_worker_node_removed_mid_trial_resumes_from_checkpoint(tmp_path: Path, t
     assert report["progress"]["done"] == report["progress"]["total"]
     trial = next(r for r in report["records"] if r["objective"] is not None)
     assert trial["status"] == "complete"
-    # resumed from a checkpoint, in the middle of its 150 epochs x 3 steps: not restarted from scratch
-    assert trial["resumed_from_step"] and 0 < trial["resumed_from_step"] < 450
+    # after the node loss it resumed from a checkpoint in the middle of its
+    # 60 epochs x 3 steps (the node went at step 30 or later), not from scratch
+    first_resume = trial["resumed_from_steps"][0]
+    assert 0 < first_resume < 180

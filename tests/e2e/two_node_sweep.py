@@ -26,6 +26,19 @@ from raygrid.sweep.driver import run_sweep
 from raygrid.sweep.ray_backend import TRIAL_RESOURCE
 
 
+def _latest_step(sweep: Path) -> int:
+    from raygrid.train.loop import is_saved_state, saved_step
+
+    steps = [0]
+    for state in (sweep / "train").glob("*/checkpoint_*"):
+        try:
+            if is_saved_state(state):
+                steps.append(saved_step(state))
+        except Exception:  # noqa: BLE001 - a checkpoint being written or removed
+            continue
+    return max(steps)
+
+
 def main(model: str, out: str) -> None:
     cluster = Cluster(
         initialize_head=True,
@@ -41,7 +54,7 @@ def main(model: str, out: str) -> None:
             "intermediates": ["mnli"],
             "targets": [{"task": "bucc", "languages": ["de"]}],
             # one long trial: 48 examples / 16 = 3 steps an epoch, a checkpoint every epoch
-            "search_space": {"intermediate": {"learning_rate": 1e-3, "num_epochs": 150, "batch_size": 16,
+            "search_space": {"intermediate": {"learning_rate": 1e-3, "num_epochs": 60, "batch_size": 16,
                                               "max_seq_length": 48, "evals_per_epoch": 1}},  # fmt: skip
             "n_trials": {"intermediate": 1, "target": 1},
             "confirm": {"seeds": [0]},
@@ -62,8 +75,7 @@ def main(model: str, out: str) -> None:
     runner.start()
     deadline = time.time() + 300
     while time.time() < deadline and runner.is_alive():
-        if list((sweep / "train").glob("*/checkpoint_*")):
-            time.sleep(0.5)  # let Train record a later checkpoint too
+        if _latest_step(sweep) >= 30:  # well into the trial, several checkpoints registered
             cluster.remove_node(worker, allow_graceful=False)
             events["removed"] = time.time()
             # The new node has room for the lost worker's placement-group
