@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from raygrid import SCHEMA_VERSION
+from raygrid.fileio import atomic_write_bytes
 
 RUNS_DIR = "_runs"
 
@@ -70,18 +70,7 @@ class RunManifest:
     schema_version: int = SCHEMA_VERSION
 
 
-def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
 
 
 def is_done(results_dir: Path | str, run_key: str) -> bool:
@@ -112,10 +101,10 @@ def write_run(
         rel = Path(f"target={task}") / f"language={language}" / f"{run_key}.parquet"
         sink = pa.BufferOutputStream()
         pq.write_table(pa.Table.from_pylist(records), sink)
-        _atomic_write_bytes(root / rel, sink.getvalue().to_pybytes())
+        atomic_write_bytes(root / rel, sink.getvalue().to_pybytes())
         files.append(rel.as_posix())
     manifest = RunManifest(run_key=run_key, files=files, rows=len(rows), meta=dict(meta or {}))
-    _atomic_write_bytes(root / RUNS_DIR / f"{run_key}.json", (json.dumps(asdict(manifest), indent=2) + "\n").encode())
+    atomic_write_bytes(root / RUNS_DIR / f"{run_key}.json", (json.dumps(asdict(manifest), indent=2) + "\n").encode())
     return manifest
 
 
@@ -237,7 +226,7 @@ def _target_table(root: Path, target: str, done: set[str], *, use_index: bool, c
         try:
             sink = pa.BufferOutputStream()
             pq.write_table(table, sink, row_group_size=64_000)
-            _atomic_write_bytes(index_path, sink.getvalue().to_pybytes())
+            atomic_write_bytes(index_path, sink.getvalue().to_pybytes())
         except OSError:  # a read-only copy of a sweep: query without the cache
             pass
         return table
@@ -307,4 +296,4 @@ def refresh_index(results_dir: Path | str, targets: Iterable[str] | None = None)
 
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, row_group_size=64_000)
-        _atomic_write_bytes(_index_path(root, target), sink.getvalue().to_pybytes())
+        atomic_write_bytes(_index_path(root, target), sink.getvalue().to_pybytes())
