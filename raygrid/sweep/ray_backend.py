@@ -153,7 +153,7 @@ def _trial(config: dict[str, Any]) -> None:
     try:
         trainer.fit()
     except Exception as exc:  # the run failed after its retries: record it, the sweep goes on
-        message = f"{type(exc).__name__}: {exc}".strip().splitlines()[0][:2000]
+        message = f"{type(exc).__name__}: {exc}".strip()[:4000]  # Train nests the worker's error inside
         TrialRecord(unit.key, "failed", None, error=message).write(sweep_dir)
         tune.report({"raygrid_failed": 1.0, OBJECTIVE: float("nan")})
     else:

@@ -146,3 +146,44 @@ def test_a_changed_spec_is_refused_with_what_changed(tmp_path: Path, tiny_model_
     (sweep / "spec.yaml").write_text(edited)
     refused = raygrid("resume", str(sweep), cwd=tmp_path, timeout=120)
     assert refused.returncode == 2 and "n_trials.target: 1 -> 4" in refused.stderr
+
+
+DIVERGING = """
+name: diverging
+model: {{name_or_path: {model}}}
+data: {{source: bundled, max_train_examples: 32, max_eval_examples: 8}}
+intermediates: [none, mnli]
+targets: [{{task: xnli, languages: [de]}}]
+search_space:
+  intermediate: {{learning_rate: 1.0e+30, num_epochs: 1, batch_size: 16, max_seq_length: 48, warmup_ratio: 0.0}}
+  target: {{learning_rate: 1.0e-3, num_epochs: 1, batch_size: 16, max_seq_length: 48}}
+n_trials: {{intermediate: 1, target: 1}}
+confirm: {{seeds: [0]}}
+max_failures: 1
+storage: {storage}
+"""
+
+
+def test_a_diverging_trial_is_retried_then_failed_and_the_sweep_goes_on(tmp_path: Path, tiny_model_dir: Path) -> None:
+    spec = tmp_path / "d.yaml"
+    spec.write_text(DIVERGING.format(model=tiny_model_dir, storage=tmp_path / "runs"))
+    done = raygrid("run", str(spec), "--quiet", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    progress = json.loads(raygrid("status", str(tmp_path / "runs" / "diverging"), "--json", cwd=tmp_path).stdout)
+    by_name = {c["name"]: c for c in progress["cells"]}
+    assert by_name["mnli"]["failed"] == 1 and by_name["mnli"]["status"] == "done"
+    assert by_name["mnli -> xnli"]["status"] == "blocked" and by_name["mnli -> xnli (seed 0)"]["status"] == "blocked"
+    assert by_name["none -> xnli"]["status"] == "done" and by_name["none -> xnli (seed 0)"]["status"] == "done"
+    failed = [r for r in records(tmp_path / "runs" / "diverging").values() if r["status"] == "failed"]
+    assert len(failed) == 1 and "non-finite loss" in failed[0]["error"]
+
+
+def test_resources_the_cluster_can_never_satisfy_are_refused(tmp_path: Path, tiny_model_dir: Path) -> None:
+    spec = tmp_path / "big.yaml"
+    text = SMALL.format(model=tiny_model_dir, storage=tmp_path / "runs")
+    spec.write_text(text + "resources: {num_workers: 1, cpus_per_worker: 64}\n")
+    refused = raygrid("run", str(spec), cwd=tmp_path, timeout=300)
+    assert refused.returncode == 2
+    line = refused.stderr.strip().splitlines()[-1]
+    assert line.startswith("raygrid: error: ") and "resources.cpus_per_worker" in line and "64" in line
+    assert not (tmp_path / "runs").exists()  # nothing created

@@ -140,3 +140,48 @@ def test_concurrent_asks_wait_for_dependencies(tmp_path: Path) -> None:
     assert planner.next_unit() is None
     _finish(planner, second)
     assert isinstance(planner.next_unit(), Unit)
+
+
+def test_pruning_compares_trials_of_the_same_cell_only(tmp_path: Path) -> None:
+    """Two target cells with very different scales: the median pruner of one
+    cell must not stop a trial because another cell's values are higher."""
+    spec = _spec(
+        tmp_path,
+        intermediates=["none"],
+        targets=[{"task": "xnli", "languages": ["de"]}, {"task": "pawsx", "languages": ["de"]}],
+        n_trials={"intermediate": 1, "target": 4},
+        early_stopping={"type": "median", "min_resource": 1, "n_startup_trials": 2},
+    )
+    planner = Planner(spec, tmp_path / "s")
+    xnli, pawsx = planner.grid.cells_of(Stage.TARGET)
+    high = {xnli.key: 0.9, pawsx.key: 0.1}  # pawsx is a much "harder" cell
+    pruned: list[tuple[str, int]] = []
+    for _ in range(8):
+        unit = planner.next_unit()
+        assert isinstance(unit, Unit)
+        cell_value = high[unit.cell_key] + 0.01 * int(unit.trial_number or 0)  # later trials a bit better
+        if planner.report(unit, 1, cell_value):
+            pruned.append((unit.cell_key, int(unit.trial_number or 0)))
+            planner.complete(unit, TrialRecord(unit.key, "pruned", None))
+        else:
+            TrialRecord(unit.key, "complete", cell_value, checkpoint="c").write(planner.sweep_dir)
+            planner.complete(unit, TrialRecord(unit.key, "complete", cell_value, checkpoint="c"))
+    # every trial improves on its own cell's earlier ones: nothing is pruned,
+    # although every pawsx value is below every xnli value
+    assert pruned == []
+    # a trial that is worse than its own cell's median is pruned
+    spec2 = _spec(
+        tmp_path,
+        intermediates=["none"],
+        targets=[{"task": "xnli", "languages": ["de"]}],
+        n_trials={"intermediate": 1, "target": 4},
+        early_stopping={"type": "median", "min_resource": 1, "n_startup_trials": 2},
+    )
+    planner = Planner(spec2, tmp_path / "t")
+    decisions = []
+    for value in (0.8, 0.9, 0.1):
+        unit = planner.next_unit()
+        assert isinstance(unit, Unit)
+        decisions.append(planner.report(unit, 1, value))
+        planner.complete(unit, TrialRecord(unit.key, "complete", value, checkpoint="c"))
+    assert decisions == [False, False, True]
