@@ -6,7 +6,7 @@ Efficiency (real Train trials on the tiny model):
     evaluation, checkpoint: the trial record's ``seconds``), and the wall is
     the whole sweep, Ray start-up excluded.
 
-    .venv/bin/python benchmarks/sweep_efficiency.py efficiency --trials 4 --epochs 40
+    .venv/bin/python benchmarks/sweep_efficiency.py efficiency --trials 4 --epochs 3 --examples 4000
 
 Driver memory (no-op trials: the searcher, planner, Optuna journal and Tune
 bookkeeping without any training):
@@ -46,12 +46,17 @@ def _spec(model: str, storage: str, *, trials: int, epochs: int, examples: int, 
         "batch_size": 16,
         "max_seq_length": 48,
     }
-    per_cell = trials // 2 if split_cells else trials
+    per_cell = trials // 2 if split_cells else 0
+    data: dict[str, Any] = {"source": "bundled", "max_eval_examples": 8}
+    if examples > 48:  # more MNLI training rows than the fixture has: cycle its rows into a local file
+        data["local_dirs"] = [_mnli_rows(Path(storage) / "data", examples)]
+    else:
+        data["max_train_examples"] = examples
     return parse_spec(
         {
             "name": "bench",
             "model": {"name_or_path": model},
-            "data": {"source": "bundled", "max_train_examples": examples, "max_eval_examples": 8},
+            "data": data,
             "intermediates": ["mnli"] if split_cells else ["none"],
             "targets": [{"task": "xnli", "languages": ["de"]}],
             "search_space": {"intermediate": space, "target": space},
@@ -61,6 +66,19 @@ def _spec(model: str, storage: str, *, trials: int, epochs: int, examples: int, 
             "storage": storage,
         }
     )
+
+
+def _mnli_rows(root: Path, n: int) -> str:
+    """``n`` MNLI training rows (hub schema), the fixture's rows cycled."""
+    from raygrid.tasks import fixture_path
+
+    rows = [json.loads(line) for line in fixture_path("mnli", "train", "en").read_text().splitlines() if line.strip()]
+    out = root / "mnli" / "train.en.jsonl"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w") as handle:
+        for i in range(n):
+            handle.write(json.dumps({**rows[i % len(rows)], "idx": i}) + "\n")
+    return str(root)
 
 
 def _noop_trial(config: dict[str, Any]) -> None:
@@ -160,8 +178,8 @@ def main() -> None:
     sub = parser.add_subparsers(dest="mode", required=True)
     p = sub.add_parser("efficiency")
     p.add_argument("--trials", type=int, default=4)
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--examples", type=int, default=48)
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--examples", type=int, default=4000, help="MNLI training rows per trial (fixture rows cycled)")
     p.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
     p = sub.add_parser("memory")
     p.add_argument("--trials", type=int, default=1000)
