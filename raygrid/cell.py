@@ -182,6 +182,21 @@ def phase_data(
     return TaskData(task=head_task, train=features, dev=dev)
 
 
+def phase_model(
+    source: str, tasks: Sequence[TaskSpec], *, seed: int, trust_remote_code: bool = False
+) -> nn.Module:
+    """The model a phase trains: one task's head on ``source``'s encoder, or a
+    multi-task model with a head per task."""
+    from raygrid.formats import get_format
+    from raygrid.models import build_model, build_multitask_model
+
+    heads = {t.name: (get_format(t.format).head, get_format(t.format).num_labels(t)) for t in tasks}
+    if len(tasks) == 1:
+        head, labels = heads[tasks[0].name]
+        return build_model(source, head, num_labels=labels, seed=seed, trust_remote_code=trust_remote_code)
+    return build_multitask_model(source, heads, seed=seed, trust_remote_code=trust_remote_code)
+
+
 def _train(
     source: str,
     tasks: Sequence[TaskSpec],
@@ -191,8 +206,6 @@ def _train(
     spec: CellSpec,
     device: str,
 ) -> tuple[nn.Module, Any]:
-    from raygrid.formats import get_format
-    from raygrid.models import build_model, build_multitask_model
     from raygrid.train.loop import Placement, train_phase
 
     data = [
@@ -207,12 +220,7 @@ def _train(
         )
         for task in tasks
     ]
-    heads = {t.name: (get_format(t.format).head, get_format(t.format).num_labels(t)) for t in tasks}
-    if len(tasks) == 1:
-        head, labels = heads[tasks[0].name]
-        model: nn.Module = build_model(source, head, num_labels=labels, seed=config.seed)
-    else:
-        model = build_multitask_model(source, heads, seed=config.seed)
+    model = phase_model(source, tasks, seed=config.seed)
     result = train_phase(model, data, config, tokenizer, placement=Placement(device=device))
     return model, result
 

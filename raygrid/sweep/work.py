@@ -122,9 +122,8 @@ def _train(
     reporter: Reporter,
     resume_from: Path | None,
 ) -> tuple[nn.Module, Any, Any, Any]:
-    from raygrid.cell import Overrides, phase_data, train_config
-    from raygrid.formats import get_format
-    from raygrid.models import build_model, build_multitask_model, load_tokenizer
+    from raygrid.cell import Overrides, phase_data, phase_model, train_config
+    from raygrid.models import load_tokenizer
     from raygrid.train.loop import train_phase
 
     spec, unit = ctx.spec, ctx.unit
@@ -145,13 +144,7 @@ def _train(
         for task in tasks
     ]
     source = unit.parent_checkpoint or spec.model.name_or_path
-    heads = {t.name: (get_format(t.format).head, get_format(t.format).num_labels(t)) for t in tasks}
-    trust = spec.model.trust_remote_code
-    if len(tasks) == 1:
-        head, labels = heads[tasks[0].name]
-        model: nn.Module = build_model(source, head, num_labels=labels, seed=config.seed, trust_remote_code=trust)
-    else:
-        model = build_multitask_model(source, heads, seed=config.seed, trust_remote_code=trust)
+    model = phase_model(source, tasks, seed=config.seed, trust_remote_code=spec.model.trust_remote_code)
     callback = _ReportCallback(
         reporter, placement.rank, ctx.sweep_dir / "tensorboard" / ctx.cell.key / unit.key
     )
