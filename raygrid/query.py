@@ -144,7 +144,26 @@ def load_confirm_rows(sweep_dir: Path | str, target: str, *, columns: Sequence[s
     for column, empty in (("config", "{}"), ("cell_key", ""), ("checkpoint", ""), ("intermediate", "none")):
         if column in frame:
             frame[column] = frame[column].fillna(empty)
+    if "config" in frame:
+        unique = frame["config"].unique()
+        frame["config"] = frame["config"].map({c: _without_seed(c) for c in unique})
     return frame
+
+
+def _without_seed(config: str) -> str:
+    """A run's config JSON minus its ``seed`` (the seed is its own column): the
+    seed runs of one configuration are one candidate. Sweeps before 2026-11-26
+    wrote the seed inside the config."""
+    if '"seed"' not in config:
+        return config
+    try:
+        parsed = json.loads(config)
+    except ValueError:
+        return config
+    if not isinstance(parsed, dict):
+        return config
+    parsed.pop("seed", None)
+    return json.dumps(parsed, sort_keys=True)
 
 
 def _clean_view(frame: Any) -> Any:

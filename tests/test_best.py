@@ -101,3 +101,15 @@ def test_index_is_a_cache_that_never_shows_unfinished_or_removed_runs(tmp_path: 
     assert read_results(tmp_path, use_index=False).sort_values(["run_key", "language"]).reset_index(drop=True).equals(
         read_results(tmp_path).sort_values(["run_key", "language"]).reset_index(drop=True)
     )
+
+
+def test_seed_inside_config_still_groups_the_seed_runs(tmp_path: Path) -> None:
+    """Sweeps before 2026-11-26 wrote the seed inside the config JSON: the seed
+    runs of one configuration must still count as one candidate with n seeds."""
+    rows = confirm_rows(languages=("de", "en"), intermediates=("none", "mnli"), seeds=2, planted=[], rng=3)
+    rows["config"] = [
+        json.dumps({**json.loads(c), "seed": int(s)}, sort_keys=True) for c, s in zip(rows["config"], rows["seed"])
+    ]
+    sweep = write_sweep_dir(tmp_path / "s", rows)
+    best = best_config(sweep, target="xnli")
+    assert best and all(b.n_seeds == 2 and len(b.checkpoints) == 2 and "seed" not in b.config for b in best)

@@ -166,8 +166,14 @@ def _row_fields(ctx: UnitContext, checkpoint: str, config: Any) -> dict[str, Any
         "model": ctx.spec.model.name_or_path,
         "seed": ctx.unit.seed,
         "checkpoint": checkpoint,
-        "config": json.dumps(config.to_dict() if config is not None else ctx.unit.params, sort_keys=True),
+        "config": json.dumps(_hyperparameters(config.to_dict() if config is not None else ctx.unit.params), sort_keys=True),
     }
+
+
+def _hyperparameters(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The run's configuration without its seed: the seed has its own column,
+    and the seed runs of one configuration must group together."""
+    return {k: v for k, v in config.items() if k != "seed"}
 
 
 def _dev_rows(ctx: UnitContext, result: Any, fields: Mapping[str, Any]) -> list[ResultRow]:

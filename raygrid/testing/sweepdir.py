@@ -31,7 +31,7 @@ def run_cli(argv: list[str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
 
 
-def check_best_and_analyze(sweep_dir: Path, *, target: str, out_dir: Path) -> dict[str, Any]:
+def check_best_and_analyze(sweep_dir: Path, *, target: str, out_dir: Path, seeds: int | None = None) -> dict[str, Any]:
     """Runs ``best`` (both selections, clean and attack metrics) and ``analyze``
     on ``sweep_dir``; asserts the contract; returns ``{"best": ..., "findings": ...}``."""
     proc = run_cli(["best", str(sweep_dir), "--target", target, "--json"])
@@ -43,6 +43,9 @@ def check_best_and_analyze(sweep_dir: Path, *, target: str, out_dir: Path) -> di
     assert len({(b["intermediate"], json.dumps(b["config"], sort_keys=True)) for b in best}) == 1
     for b in best:
         assert b["n_seeds"] >= 1 and b["checkpoint"] and b["selection_metric"]
+        if seeds is not None:  # every confirm seed of the chosen configuration is behind the value
+            assert b["n_seeds"] == seeds == len(b["checkpoints"]), b
+            assert b["std"] is None if seeds == 1 else b["std"] is not None
         assert b["value"] is not None and 0.0 <= b["value"] <= 1.0
     robust = run_cli(["best", str(sweep_dir), "--target", target, "--metric", "robust_accuracy", "--selection", "oracle", "--json"])
     assert robust.returncode == 0, robust.stderr
