@@ -27,15 +27,20 @@ def register(sub: Any) -> None:
     p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (Holm)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
     p.add_argument("--seed", type=int, default=0, help="seed of bootstrap and permutations")
+    p.add_argument("--jobs", type=int, default=None, help="processes for the per-target analyses (default: one per CPU)")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from analysis.report import analyze
+    from raygrid.errors import ConfigError
 
+    if args.jobs is not None and args.jobs < 1:
+        raise ConfigError(f"--jobs: bad value {args.jobs}; allowed: an integer >= 1")
     out = args.out or Path(args.sweep_dir) / "report"
     report = analyze(
-        args.sweep_dir, out, targets=args.target, alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed
+        args.sweep_dir, out, targets=args.target, alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed,
+        jobs=args.jobs,
     )
     print(f"wrote {report.html_path} and {report.markdown_path}")
     for line in report.headlines:

@@ -84,3 +84,20 @@ def test_store_is_readable_by_duckdb(report: dict) -> None:  # pragma: no cover 
     results = report["sweep"] / "results"
     q = f"select count(*) from read_parquet('{results}/target=*/language=*/*.parquet', hive_partitioning=true)"
     assert subprocess.run(["duckdb", "-c", q], capture_output=True, text=True).returncode == 0
+
+
+def test_parallel_analysis_gives_the_same_report(tmp_path: Path) -> None:
+    from analysis.report import analyze
+
+    frames = [
+        confirm_rows(target=t, languages=("ar", "de", "en", "ur"), planted=[Planted("mnli", ("de",), robust_gain=0.05)], seeds=4, rng=k)
+        for k, t in enumerate(("xnli", "pawsx"))
+    ]
+    sweep = write_sweep_dir(tmp_path / "sweep", pd.concat(frames))
+    one = analyze(sweep, tmp_path / "one", n_boot=100, jobs=1)
+    two = analyze(sweep, tmp_path / "two", n_boot=100, jobs=2)
+    assert set(one.targets) == set(two.targets) == {"xnli", "pawsx"}
+    assert (tmp_path / "one" / "findings.json").read_text() == (tmp_path / "two" / "findings.json").read_text()
+    for target in one.targets:
+        name = f"{target}_gains.csv"
+        assert (tmp_path / "one" / name).read_text() == (tmp_path / "two" / name).read_text()
