@@ -216,6 +216,14 @@ def test_declared_resources_match_instance_types() -> None:
         assert declared["GPU"] == INSTANCE_SPECS[instance]["GPU"], name
 
 
+def test_nodes_get_credentials_from_instance_profiles() -> None:
+    """S3 access (and the head's EC2 access) come from IAM instance profiles, by name."""
+    profiles = {name: t["node_config"].get("IamInstanceProfile") for name, t in node_types().items()}
+    config = load(CLUSTER_YAML)
+    assert profiles.pop(config["head_node_type"]) == {"Name": "raygrid-head"}
+    assert set(map(str, profiles.values())) == {str({"Name": "raygrid-worker"})}
+
+
 def test_head_hosts_the_driver_but_no_training() -> None:
     config = load(CLUSTER_YAML)
     head = config["available_node_types"][config["head_node_type"]]
