@@ -16,6 +16,7 @@ COMMANDS: tuple[str, ...] = (
     "raygrid.commands.perturb",
     "raygrid.commands.attack",
     "raygrid.commands.validate",
+    "raygrid.commands.plan",
     "raygrid.commands.best",
     "raygrid.commands.analyze",
 )

@@ -1,0 +1,161 @@
+"""``raygrid plan``: the estimate follows its formula, respects caps, and
+reuse always costs less than retraining intermediates per target unit."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from raygrid.cli import main
+from raygrid.estimate import EpochsPolicy, estimate, policy_value, resolve_throughput
+from raygrid.estimate.cost import DEFAULT_MIXING_CAP, sequences_per_example
+from raygrid.estimate.sizes import DEV, ENGLISH_DEV, ENGLISH_TRAIN, TEST, english_dev, english_train, eval_size
+from raygrid.spec import IntDistribution, Stage, load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = [ROOT / "search_spaces" / "robustness.yaml", ROOT / "search_spaces" / "xstilts.yaml"]
+
+
+def _estimate(path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
+    spec = load_spec(path)
+    return spec, estimate(spec, resolve_throughput(spec.model.name_or_path), **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+def test_reuse_costs_less_and_units_follow_the_grid(path: Path) -> None:
+    spec, result = _estimate(path)
+    assert 0 < result.gpu_hours_with_reuse < result.gpu_hours_without_reuse
+    grid = result.grid
+    inter = result.stage(Stage.INTERMEDIATE)
+    assert inter["units"] == len(grid.cells_of(Stage.INTERMEDIATE)) * spec.n_trials.intermediate
+    targets = grid.cells_of(Stage.TARGET)
+    trainable = [c for c in targets if not c.evaluate_only]
+    assert result.stage(Stage.TARGET)["units"] == len(trainable) * spec.n_trials.target
+    # confirm = target cells x seeds (an evaluate-only target: one unit)
+    seeds = len(spec.confirm.seeds)
+    assert result.stage(Stage.CONFIRM)["units"] == len(trainable) * seeds + (len(targets) - len(trainable))
+    # without reuse: every target trial and confirm unit below an intermediate retrains it
+    below = [c for c in targets if c.depends_on]
+    expected = sum(c.n_trials + (1 if c.evaluate_only else seeds) for c in below)
+    assert result.retrained_intermediates == expected
+    total = sum(result.stage(s)["gpu_hours"] for s in Stage)
+    assert math.isclose(total, result.gpu_hours_with_reuse)
+
+
+def test_one_cell_by_hand() -> None:
+    # robustness.yaml, intermediate cell mnli: epochs int 2..4 (mean 3), default length 256,
+    # 1 dev evaluation per epoch, 4 workers x 1 GPU, XLM-R large at the default throughput.
+    spec, result = _estimate(SPECS[0])
+    cell = next(c for c in result.cells if c.stage is Stage.INTERMEDIATE and c.name == "mnli")
+    train_rate, eval_rate, gpus = 30_000.0, 90_000.0, 4
+    train_tokens = 3 * 392_702 * 256
+    dev_tokens = 3 * 9_815 * 256
+    hours = (train_tokens / (train_rate * gpus) + dev_tokens / eval_rate) / 3600 * gpus
+    assert cell.run is not None and cell.run.train_tokens == train_tokens and cell.run.dev_tokens == dev_tokens
+    assert math.isclose(cell.gpu_hours_per_unit, hours)
+    assert math.isclose(cell.gpu_hours, 6 * hours)
+    # its confirm entry for xnli: retrain (2 epochs on MNLI) + 15 languages x 5,010 test, 1 + 6 attacks
+    confirm = next(c for c in result.cells if c.stage is Stage.CONFIRM and c.name == "mnli -> xnli")
+    assert confirm.eval is not None and confirm.eval.examples == 15 * 5_010 and confirm.eval.passes == 7
+    assert confirm.eval.tokens == 15 * 5_010 * 256 * 7
+
+
+def test_caps_are_respected() -> None:
+    spec = load_spec(SPECS[1])
+    capped = spec.replace(data={**spec.data.model_dump(mode="json"), "max_train_examples": 1000, "max_eval_examples": 50})
+    full = estimate(spec, resolve_throughput(spec.model.name_or_path))
+    small = estimate(capped, resolve_throughput(capped.model.name_or_path))
+    for cell in small.cells:
+        if cell.run is not None and cell.stage is Stage.INTERMEDIATE:
+            tasks = next(c.tasks for c in small.grid.cells_of(Stage.INTERMEDIATE) if c.name == cell.name)
+            assert cell.run.sequences_per_epoch <= sum(1000 * sequences_per_example(t) for t in tasks)
+        if cell.eval is not None:
+            languages = next(c.languages for c in small.grid.cells_of(Stage.TARGET) if c.name == cell.name)
+            assert cell.eval.examples <= 50 * len(languages) * 2  # BUCC scores test and calibrates on dev
+    assert small.gpu_hours_with_reuse < full.gpu_hours_with_reuse / 10
+
+
+def test_multitask_epoch_uses_the_mixing_cap() -> None:
+    _, result = _estimate(SPECS[1])
+    cell = next(c for c in result.grid.cells_of(Stage.INTERMEDIATE) if c.intermediate == "all")
+    est = next(c for c in result.cells if c.stage is Stage.INTERMEDIATE and c.name == "all")
+    expected = sum(min(english_train(t), DEFAULT_MIXING_CAP) * sequences_per_example(t) for t in cell.tasks)
+    assert est.run is not None and est.run.sequences_per_epoch == expected
+
+
+def test_epochs_policy() -> None:
+    dist = IntDistribution(low=3, high=7, step=2)
+    assert policy_value(dist, EpochsPolicy.MEAN) == 5.0
+    assert policy_value(dist, EpochsPolicy.MAX) == 7.0
+    _, mean = _estimate(SPECS[0])
+    _, upper = _estimate(SPECS[0], policy=EpochsPolicy.MAX)
+    assert upper.gpu_hours_with_reuse > mean.gpu_hours_with_reuse
+
+
+def test_defaults_match_train_config() -> None:
+    from raygrid.cell import Overrides, train_config
+    from raygrid.estimate import run_cost
+    from raygrid.spec import StageSpace
+    from raygrid.tasks import get_task
+
+    spec = load_spec(SPECS[1])
+    for tasks in [("mnli",), ("squad",), ("xnli",), ("udpos",), ("hellaswag", "squad_v2")]:
+        config = train_config([get_task(t) for t in tasks], Overrides(), 0)
+        run = run_cost(spec, tasks, StageSpace(), EpochsPolicy.MEAN)
+        assert (run.epochs, run.max_seq_length) == (config.num_epochs, config.max_seq_length)
+
+
+def test_size_table_covers_the_catalogue() -> None:
+    from raygrid.tasks import all_tasks
+
+    for task in all_tasks():
+        if task.trainable:
+            assert english_train(task.name) > 0 and english_dev(task.name) > 0
+        if task.role.value == "target":
+            missing = [lang for lang in task.languages if not eval_size(task.name, lang, "test")[1]]
+            assert missing == ([] if task.name != "udpos" else ["it"]), (task.name, missing)
+    assert set(ENGLISH_TRAIN) <= {t.name for t in all_tasks()} and set(ENGLISH_DEV) <= {t.name for t in all_tasks()}
+    assert set(TEST) >= set(DEV)
+    assert sum(TEST["tydiqa"].values()) == 5_077  # the hub's validation split, all languages
+
+
+def test_cli_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(SPECS[0]), "--json", "--throughput", "60000"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert set(payload) == {
+        "spec", "name", "model", "throughput", "gpus_per_unit", "epochs_policy", "pruner", "upper_bound",
+        "data_caps", "attacks", "stages", "cells", "totals",
+    }  # fmt: skip
+    assert set(payload["stages"]) == {"intermediate", "target", "confirm"}
+    assert set(payload["stages"]["target"]) == {"cells", "trials", "units", "train_tokens", "eval_tokens", "gpu_hours"}
+    assert set(payload["totals"]) == {
+        "gpu_hours_with_reuse", "gpu_hours_without_reuse", "saved_gpu_hours", "retrained_intermediates", "eval_gpu_hours",
+    }  # fmt: skip
+    assert payload["throughput"]["train_tokens_per_s_per_gpu"] == 60_000
+    _, default = _estimate(SPECS[0])
+    # twice the throughput: half the hours
+    assert math.isclose(payload["totals"]["gpu_hours_with_reuse"] * 2, default.gpu_hours_with_reuse)
+
+
+def test_cli_table_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(SPECS[1])]) == 0
+    assert "without reuse" in capsys.readouterr().out
+
+
+def test_bad_spec_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nmodel: {name_or_path: m}\nintermediates: [nope]\ntargets: [{task: xnli}]\n")
+    assert main(["plan", str(bad)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "bad.yaml" in err[0] and "intermediates[0]" in err[0] and "nope" in err[0]
+
+
+def test_unknown_model_size_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "s.yaml"
+    spec.write_text("name: x\nmodel: {name_or_path: some/model}\nintermediates: [none]\ntargets: [{task: xnli}]\n")
+    assert main(["plan", str(spec)]) == 2
+    assert "--throughput" in capsys.readouterr().err
+    assert main(["plan", str(spec), "--throughput", "1000", "--json"]) == 0
