@@ -1,5 +1,7 @@
-"""A two-node Ray cluster on 127.0.0.1: the worker node is removed in the middle
-of a trial, and the trial resumes from its checkpoint on a new node."""
+"""Multi-node Ray clusters on 127.0.0.1 whose membership changes mid-sweep:
+a node removed in the middle of a trial (the trial resumes from its
+checkpoint), and a three-node cluster that loses one node and gains another
+while a grid runs (the sweep finishes with nothing lost)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sweep_helpers import env, kill_all, ray_session_pids
@@ -15,23 +18,45 @@ from sweep_helpers import env, kill_all, ray_session_pids
 pytestmark = pytest.mark.e2e
 
 
-def test_worker_node_removed_mid_trial_resumes_from_checkpoint(tmp_path: Path, tiny_model_dir: Path) -> None:
+def _run(scenario: str, tiny_model_dir: Path, out: Path) -> dict[str, Any]:
     since = time.time()
-    script = Path(__file__).with_name("two_node_sweep.py")
+    script = Path(__file__).with_name("cluster_sweep.py")
     try:
         done = subprocess.run(
-            [sys.executable, str(script), str(tiny_model_dir), str(tmp_path / "runs")],
-            env=env(), capture_output=True, text=True, timeout=900,
+            [sys.executable, str(script), scenario, str(tiny_model_dir), str(out)],
+            env=env(), capture_output=True, text=True, timeout=1200,
         )  # fmt: skip
     finally:
         kill_all(ray_session_pids(since))
     assert done.returncode == 0, done.stderr[-4000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
-    assert "removed" in report["events"], "the worker node was never removed"
+    assert "removed" in report["events"] and "added" in report["events"], "the cluster never changed"
     assert report["progress"]["done"] == report["progress"]["total"]
+    assert report["progress"]["failures"] == 0
+    return report
+
+
+def test_worker_node_removed_mid_trial_resumes_from_checkpoint(tmp_path: Path, tiny_model_dir: Path) -> None:
+    report = _run("two-node", tiny_model_dir, tmp_path / "runs")
     trial = next(r for r in report["records"] if r["objective"] is not None)
     assert trial["status"] == "complete"
     # after the node loss it resumed from a checkpoint in the middle of its
     # 60 epochs x 3 steps (the node went at step 30 or later), not from scratch
     first_resume = trial["resumed_from_steps"][0]
     assert 0 < first_resume < 180
+
+
+def test_three_node_cluster_loses_and_gains_a_node_mid_sweep(tmp_path: Path, tiny_model_dir: Path) -> None:
+    report = _run("three-node", tiny_model_dir, tmp_path / "runs")
+    assert report["progress"]["total"] == 1 + 2 + 2  # cells: mnli; none->xnli, mnli->xnli; their confirm cells
+    records = {r["key"]: r for r in report["records"]}
+    # units: 2 mnli trials, 1 trial per target cell, 1 confirm run per target cell; each ran to completion once
+    assert len(records) == 2 + 2 + 2 and all(r["status"] == "complete" for r in records.values())
+    # at least one unit was cut by the node loss and resumed from its checkpoint
+    assert any(r["resumed_from_steps"] for r in records.values()), records
+    # nothing finished before the node loss ran again (its record was never rewritten)
+    for key, old in report["finished_before_removal"].items():
+        assert records[key]["mtime_ns"] == old["mtime_ns"], key
+    # every confirm run's results are there: both intermediates, both languages, clean test rows
+    got = {(i, lang) for i, lang, split, _ in report["confirm_rows"] if split == "test"}
+    assert got == {(i, lang) for i in ("none", "mnli") for lang in ("de", "ru")}
