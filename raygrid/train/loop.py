@@ -23,6 +23,7 @@ from torch import nn
 from raygrid.formats import EncodeSettings, EvalSettings, get_format
 from raygrid.models import MultiTaskModel, unwrap
 from raygrid.tasks.types import TaskSpec
+from raygrid.tokencache import MappedFeatures
 from raygrid.train.batching import BatchStream, mixing_rates, mixture_schedule, steps_per_epoch
 from raygrid.train.config import Precision, TrainConfig
 
@@ -41,13 +42,16 @@ class TaskData:
 
     Attributes:
         task: the catalogue entry (its format decides the head and metric).
-        train: encoded training features (``Format.encode`` output).
+        train: encoded training features: ``Format.encode``'s dataset, or
+            the memory-mapped :class:`~raygrid.tokencache.MappedFeatures`
+            of the token cache (read lazily, batch by batch), or any
+            sequence of feature dicts.
         dev: canonical English dev rows, evaluated during training; ``None``
             skips dev evaluation for this task.
     """
 
     task: TaskSpec
-    train: Dataset
+    train: Dataset | MappedFeatures | Sequence[dict[str, Any]]
     dev: Dataset | None = None
 
 
@@ -125,6 +129,26 @@ def _length(feature: Any) -> int:
     if ids and isinstance(ids[0], list):  # multiple choice: one list per choice
         return max(len(c) for c in ids)
     return len(ids)
+
+
+def feature_lengths(train: Any) -> list[int]:
+    """Tokens of every training feature (multiple choice: its longest
+    choice), read without materialising the features where possible."""
+    if isinstance(train, MappedFeatures):
+        return train.lengths()
+    if hasattr(train, "select_columns"):  # a datasets.Dataset
+        return [_length(f) for f in train.select_columns(["input_ids"])]
+    return [_length(f) for f in train]
+
+
+def feature_rows(train: Any, indices: Sequence[int]) -> list[dict[str, Any]]:
+    """The feature dicts of ``indices`` (one batch)."""
+    if isinstance(train, MappedFeatures):
+        return train.rows(indices)
+    if hasattr(train, "select_columns"):  # a datasets.Dataset: one columnar read
+        rows = train[list(indices)]
+        return [dict(zip(rows, values)) for values in zip(*rows.values())]
+    return [train[i] for i in indices]
 
 
 def _optimizer(model: nn.Module, config: TrainConfig, device: str) -> torch.optim.Optimizer:
@@ -238,6 +262,9 @@ def train_phase(
     device = placement.device
     model.to(device)
     wrapped = placement.wrap(model)
+    if config.compile:
+        # dynamic shapes: every batch has its own (dynamically padded) length
+        wrapped = torch.compile(wrapped, dynamic=True)
     micro = config.micro_batch_size(placement.world_size)
     pad_id = int(tokenizer.pad_token_id)
 
@@ -249,7 +276,7 @@ def train_phase(
             raise ValueError(f"task {name!r} has no training features")
     streams = {
         name: BatchStream(
-            [_length(f) for f in item.train.select_columns(["input_ids"])],
+            feature_lengths(item.train),
             micro,
             seed=config.seed + 7919 * i,
             rank=placement.rank,
@@ -313,8 +340,7 @@ def train_phase(
         task_name = schedule[micro_step]
         item = by_name[task_name]
         indices = next(streams[task_name])
-        rows = item.train[indices]
-        features = [dict(zip(rows, values)) for values in zip(*rows.values())]
+        features = feature_rows(item.train, indices)
         batch = formats[task_name].collate(features, pad_id)
         mask = batch.get("attention_mask")
         if mask is not None:
