@@ -194,3 +194,21 @@ def test_reading_is_memory_mapped(tokenizer: Any, tmp_path: Path) -> None:
     assert rows and mapped.lengths() == [len(r["input_ids"]) for r in rows]
     assert pa.total_allocated_bytes() == before  # no Arrow buffer copied out of the map
     assert any(str(path) in line for line in Path(f"/proc/{os.getpid()}/maps").read_text().splitlines())
+
+
+@pytest.mark.parametrize("task_name", ["xnli", "hellaswag"])
+def test_training_from_the_cache_matches_training_in_memory(task_name: str, tiny_model_dir: Path, tmp_path: Path) -> None:
+    from raygrid.cell import phase_model
+    from raygrid.train.loop import train_phase
+
+    tokenizer = load_tokenizer(tiny_model_dir)
+    task = get_task(task_name)
+    config = TrainConfig(learning_rate=1e-3, num_epochs=1, batch_size=4, max_seq_length=64, doc_stride=16, seed=1)
+    results = []
+    for cache_dir in (None, tmp_path):
+        data = phase_data(task, SOURCES, tokenizer, config, max_train_examples=16, max_eval_examples=8, cache_dir=cache_dir)
+        model = phase_model(str(tiny_model_dir), [task], seed=config.seed)
+        results.append(train_phase(model, [data], config, tokenizer))
+    plain, cached = results
+    assert cached.history == plain.history and cached.metrics == plain.metrics
+    assert (cached.tokens_seen, cached.padded_tokens) == (plain.tokens_seen, plain.padded_tokens)
