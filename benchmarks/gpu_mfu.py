@@ -169,6 +169,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--peak-tflops", type=float, help="the GPU's dense bf16 peak, if not in the table")
     parser.add_argument("--compile", action="store_true", help="TrainConfig.compile (torch.compile)")
+    parser.add_argument("--cudnn-sdp", action="store_true",
+                        help="allow cuDNN attention (raygrid's loop turns it off on CUDA; this turns it back on)")
     parser.add_argument("--dry-run", action="store_true", help="2 steps of a tiny config on CPU (tests the script)")
     args = parser.parse_args(argv)
     import torch
@@ -183,6 +185,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print("gpu_mfu: no CUDA GPU on this machine; run it where one is (or use --dry-run to test the script)",
               file=sys.stderr)  # fmt: skip
         raise SystemExit(2)
+    if args.cudnn_sdp:  # train_phase turns it off on CUDA: make it turn it on, to measure the difference
+        import raygrid.train.loop as loop
+
+        loop._prefer_shape_agnostic_attention = lambda: torch.backends.cuda.enable_cudnn_sdp(True)
     name = torch.cuda.get_device_name()
     peak = args.peak_tflops or peak_tflops(name)
     if peak is None:
@@ -196,7 +202,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results.append(row)
         torch.cuda.empty_cache()
         torch.cuda.reset_peak_memory_stats()
-    out = {"device": name, "peak_tflops": peak, "torch": torch.__version__, "results": results}
+    out = {"device": name, "peak_tflops": peak, "torch": torch.__version__, "cudnn_sdp": args.cudnn_sdp,
+           "results": results}  # fmt: skip
     print(json.dumps(out, indent=1))
     return out
 

@@ -186,6 +186,16 @@ def _autocast(config: TrainConfig, device: str) -> Any:
     return nullcontext()
 
 
+def _prefer_shape_agnostic_attention() -> None:
+    """Keeps SDPA off cuDNN's attention backend. Dynamically padded
+    batches come in up to ``max_seq_length`` shapes, and cuDNN builds an
+    execution graph per new shape: on an H100 (torch 2.11) XNLI-length
+    batches of XLM-R base ran at 300 ms a step with it and 40 ms without
+    (benchmarks/gpu_mfu.py, docs/benchmarks.md); flash and memory-efficient
+    attention take any shape."""
+    torch.backends.cuda.enable_cudnn_sdp(False)
+
+
 def _task_model(model: nn.Module, task: str) -> nn.Module:
     inner = unwrap(model)
     return inner.task_models[task] if isinstance(inner, MultiTaskModel) else inner
@@ -260,6 +270,8 @@ def train_phase(
         raise ValueError("several tasks need a MultiTaskModel")
     seed_everything(config.seed)
     device = placement.device
+    if device.startswith("cuda"):
+        _prefer_shape_agnostic_attention()
     model.to(device)
     wrapped = placement.wrap(model)
     if config.compile:
