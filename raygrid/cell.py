@@ -161,22 +161,54 @@ def phase_data(
     max_train_examples: int | None = None,
     max_eval_examples: int | None = None,
     seed: int = 0,
+    cache_dir: Path | None = None,
+    log: Log = lambda message: None,
 ) -> Any:
     """Encoded English training features and dev rows for ``head_task``
-    (from the task that supplies them: XNLI trains on MNLI)."""
+    (from the task that supplies them: XNLI trains on MNLI).
+
+    With ``cache_dir`` the features are tokenised once into a memory-mapped
+    Arrow file there (:mod:`raygrid.tokencache`) and read from it by every
+    later call with the same data, tokenizer and lengths; without, they are
+    encoded in memory."""
     from raygrid.formats import EncodeSettings, get_format
     from raygrid.tasks import load_rows, resolve_data_task
     from raygrid.train.loop import TaskData
 
     fmt = get_format(head_task.format)
     train_task = resolve_data_task(head_task, Split.TRAIN)
-    rows = load_rows(train_task, Split.TRAIN, "en", sources, max_examples=max_train_examples, seed=seed)
-    features = fmt.encode(
-        rows,
-        tokenizer,
-        head_task,
-        EncodeSettings(max_seq_length=config.max_seq_length, doc_stride=config.doc_stride),
-    )
+    settings = EncodeSettings(max_seq_length=config.max_seq_length, doc_stride=config.doc_stride)
+
+    def rows() -> Any:
+        return load_rows(train_task, Split.TRAIN, "en", sources, max_examples=max_train_examples, seed=seed)
+
+    if cache_dir is None:
+        features: Any = fmt.encode(rows(), tokenizer, head_task, settings)
+    else:
+        from raygrid import tokencache
+
+        fields = {
+            "task": head_task.name,
+            "format": fmt.name.value,
+            "labels": list(head_task.label_names or ()),
+            "num_choices": head_task.num_choices,
+            "data_task": train_task.name,
+            "split": Split.TRAIN.value,
+            "language": "en",
+            "data": tokencache.data_fingerprint(train_task, Split.TRAIN, "en", sources),
+            "max_examples": max_train_examples,
+            "sample_seed": seed,
+            "tokenizer": tokencache.tokenizer_fingerprint(tokenizer),
+            "max_seq_length": settings.max_seq_length,
+            "doc_stride": settings.doc_stride,
+            "schema": SCHEMA_VERSION,
+        }
+        features = tokencache.cached_features(
+            Path(cache_dir),
+            fields,
+            lambda: (fmt.encode(chunk, tokenizer, head_task, settings) for chunk in tokencache.chunked(rows())),
+            log=log,
+        )
     dev_task = resolve_data_task(head_task, Split.DEV)
     dev = load_rows(dev_task, Split.DEV, "en", sources, max_examples=max_eval_examples, seed=seed)
     return TaskData(task=head_task, train=features, dev=dev)

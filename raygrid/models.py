@@ -143,18 +143,50 @@ def build_model(
     # Heads without a label vocabulary still read config.num_labels (the QA
     # head needs 2: start and end); never inherit the previous phase's value.
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code, "num_labels": num_labels or 2}
-    _seeded(seed)
     try:
         if is_checkpoint(name):
             config = AutoConfig.from_pretrained(name, **kwargs)
             config.architectures = None
-            model: PreTrainedModel = _auto_class(head).from_config(config, trust_remote_code=trust_remote_code)
+
+            def load(attn: str) -> PreTrainedModel:
+                _seeded(seed)
+                built: PreTrainedModel = _auto_class(head).from_config(
+                    config, trust_remote_code=trust_remote_code, attn_implementation=attn
+                )
+                return built
+
+            model = _with_attention(load)
             _load_encoder(model, Path(name))
         else:
-            model = _auto_class(head).from_pretrained(name, **kwargs)
+
+            def load(attn: str) -> PreTrainedModel:
+                _seeded(seed)
+                loaded: PreTrainedModel = _auto_class(head).from_pretrained(name, attn_implementation=attn, **kwargs)
+                return loaded
+
+            model = _with_attention(load)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load model {name!r}: {_first_line(exc)}") from None
     return model
+
+
+#: Attention kernels tried in order: PyTorch's fused scaled-dot-product
+#: attention (flash / memory-efficient kernels on GPU), then the reference
+#: implementation for architectures (remote code) that lack SDPA support.
+ATTENTION_IMPLEMENTATIONS: tuple[str, ...] = ("sdpa", "eager")
+
+
+def _with_attention(load: Any) -> PreTrainedModel:
+    """``load(attn)`` with the first attention implementation the model supports."""
+    for attn in ATTENTION_IMPLEMENTATIONS[:-1]:
+        try:
+            model: PreTrainedModel = load(attn)
+            return model
+        except (ValueError, ImportError) as exc:
+            if attn not in str(exc).lower() and "attn_implementation" not in str(exc):
+                raise
+    fallback: PreTrainedModel = load(ATTENTION_IMPLEMENTATIONS[-1])
+    return fallback
 
 
 def load_trained(path: str | os.PathLike[str], head: HeadKind) -> PreTrainedModel:

@@ -28,6 +28,10 @@ from raygrid.store import ResultRow, is_done, write_run
 from raygrid.sweep.plan import CHECKPOINTS_DIR, RESULTS_DIR, TrialRecord, Unit, UnitKind
 from raygrid.tasks.types import Split
 
+#: ``<sweep>/cache/tokens``: training features, tokenised once per sweep
+#: (:mod:`raygrid.tokencache`).
+TOKEN_CACHE_DIR = Path("cache") / "tokens"
+
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
@@ -140,6 +144,7 @@ def _train(
             max_train_examples=spec.data.max_train_examples,
             max_eval_examples=spec.data.max_eval_examples,
             seed=spec.seed,
+            cache_dir=ctx.sweep_dir / TOKEN_CACHE_DIR,
         )
         for task in tasks
     ]

@@ -41,6 +41,10 @@ class TrainConfig:
             task's size capped at this many examples (Raffel et al. 2020's K).
         precision: see :class:`Precision`.
         eval_batch_size: batch size for dev evaluation.
+        compile: run the training forward/backward through
+            ``torch.compile`` (dynamic shapes). An execution setting like
+            the device: it is left out of :meth:`to_dict`, so checkpoint
+            and run keys do not depend on it.
     """
 
     learning_rate: float = 1e-5
@@ -58,6 +62,7 @@ class TrainConfig:
     mixing_cap: int = 20_000
     precision: Precision = Precision.AUTO
     eval_batch_size: int = 64
+    compile: bool = False
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, bool, str]] = [
@@ -97,4 +102,5 @@ class TrainConfig:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["precision"] = self.precision.value
+        del out["compile"]
         return out

@@ -23,6 +23,7 @@ from torch import nn
 from raygrid.formats import EncodeSettings, EvalSettings, get_format
 from raygrid.models import MultiTaskModel, unwrap
 from raygrid.tasks.types import TaskSpec
+from raygrid.tokencache import MappedFeatures
 from raygrid.train.batching import BatchStream, mixing_rates, mixture_schedule, steps_per_epoch
 from raygrid.train.config import Precision, TrainConfig
 
@@ -41,13 +42,16 @@ class TaskData:
 
     Attributes:
         task: the catalogue entry (its format decides the head and metric).
-        train: encoded training features (``Format.encode`` output).
+        train: encoded training features: ``Format.encode``'s dataset, or
+            the memory-mapped :class:`~raygrid.tokencache.MappedFeatures`
+            of the token cache (read lazily, batch by batch), or any
+            sequence of feature dicts.
         dev: canonical English dev rows, evaluated during training; ``None``
             skips dev evaluation for this task.
     """
 
     task: TaskSpec
-    train: Dataset
+    train: Dataset | MappedFeatures | Sequence[dict[str, Any]]
     dev: Dataset | None = None
 
 
@@ -127,6 +131,26 @@ def _length(feature: Any) -> int:
     return len(ids)
 
 
+def feature_lengths(train: Any) -> list[int]:
+    """Tokens of every training feature (multiple choice: its longest
+    choice), read without materialising the features where possible."""
+    if isinstance(train, MappedFeatures):
+        return train.lengths()
+    if hasattr(train, "select_columns"):  # a datasets.Dataset
+        return [_length(f) for f in train.select_columns(["input_ids"])]
+    return [_length(f) for f in train]
+
+
+def feature_rows(train: Any, indices: Sequence[int]) -> list[dict[str, Any]]:
+    """The feature dicts of ``indices`` (one batch)."""
+    if isinstance(train, MappedFeatures):
+        return train.rows(indices)
+    if hasattr(train, "select_columns"):  # a datasets.Dataset: one columnar read
+        rows = train[list(indices)]
+        return [dict(zip(rows, values)) for values in zip(*rows.values())]
+    return [train[i] for i in indices]
+
+
 def _optimizer(model: nn.Module, config: TrainConfig, device: str) -> torch.optim.Optimizer:
     decay, no_decay = [], []
     for name, param in model.named_parameters():
@@ -160,6 +184,16 @@ def _autocast(config: TrainConfig, device: str) -> Any:
     elif config.precision is Precision.BF16:
         return torch.autocast("cpu", dtype=torch.bfloat16)
     return nullcontext()
+
+
+def _prefer_shape_agnostic_attention() -> None:
+    """Keeps SDPA off cuDNN's attention backend. Dynamically padded
+    batches come in up to ``max_seq_length`` shapes, and cuDNN builds an
+    execution graph per new shape: on an H100 (torch 2.11) XNLI-length
+    batches of XLM-R base ran at 300 ms a step with it and 40 ms without
+    (benchmarks/gpu_mfu.py, docs/benchmarks.md); flash and memory-efficient
+    attention take any shape."""
+    torch.backends.cuda.enable_cudnn_sdp(False)
 
 
 def _task_model(model: nn.Module, task: str) -> nn.Module:
@@ -236,8 +270,13 @@ def train_phase(
         raise ValueError("several tasks need a MultiTaskModel")
     seed_everything(config.seed)
     device = placement.device
+    if device.startswith("cuda"):
+        _prefer_shape_agnostic_attention()
     model.to(device)
     wrapped = placement.wrap(model)
+    if config.compile:
+        # dynamic shapes: every batch has its own (dynamically padded) length
+        wrapped = torch.compile(wrapped, dynamic=True)
     micro = config.micro_batch_size(placement.world_size)
     pad_id = int(tokenizer.pad_token_id)
 
@@ -249,7 +288,7 @@ def train_phase(
             raise ValueError(f"task {name!r} has no training features")
     streams = {
         name: BatchStream(
-            [_length(f) for f in item.train.select_columns(["input_ids"])],
+            feature_lengths(item.train),
             micro,
             seed=config.seed + 7919 * i,
             rank=placement.rank,
@@ -313,8 +352,7 @@ def train_phase(
         task_name = schedule[micro_step]
         item = by_name[task_name]
         indices = next(streams[task_name])
-        rows = item.train[indices]
-        features = [dict(zip(rows, values)) for values in zip(*rows.values())]
+        features = feature_rows(item.train, indices)
         batch = formats[task_name].collate(features, pad_id)
         mask = batch.get("attention_mask")
         if mask is not None:
