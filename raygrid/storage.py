@@ -365,15 +365,18 @@ def local_copy(source: str, *, marker: str | None = None) -> str:
 
 @contextlib.contextmanager
 def staged_dir(where: Location, *, last: str | None = None) -> Iterator[Path]:
-    """A local folder to write ``where``'s files into: ``where`` itself when
-    local; for S3 a temporary folder uploaded when the block ends without an
-    error (``last`` uploaded last, see :meth:`Location.upload`)."""
+    """A local path to write the folder ``where`` at: ``where`` itself when
+    local; for S3 a path in a temporary folder (not created: writers create
+    it as they would ``where``), uploaded if it exists when the block ends
+    without an error (``last`` goes last, see :meth:`Location.upload`)."""
     if not where.remote:
         yield where.local
         return
     with tempfile.TemporaryDirectory(prefix="raygrid-stage-") as tmp:
-        yield Path(tmp)
-        where.upload(Path(tmp), last=last)
+        local = Path(tmp) / where.name
+        yield local
+        if local.is_dir():
+            where.upload(local, last=last)
 
 
 def working_copy(where: Location) -> Path:
