@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import Iterator
 
 #: Credentials the server accepts (moto checks none); never real ones.
@@ -24,6 +25,7 @@ def local_s3(*buckets: str) -> Iterator[dict[str, str]]:
     import boto3
     from moto.server import ThreadedMotoServer
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # a line per request otherwise
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:
