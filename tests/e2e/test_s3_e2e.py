@@ -123,5 +123,28 @@ def test_a_sweep_on_s3_killed_then_resumed(tmp_path: Path, tiny_model_dir: Path,
         secret = s3_env["AWS_SECRET_ACCESS_KEY"].encode()
         from raygrid.storage import Location
 
-        assert not [k for k in keys if secret in Location.of(f"s3://{BUCKET}/{k}").read_bytes()]
+        objects = [k for k in keys if not k.endswith("/")]  # "folder/" keys: empty markers Ray/pyarrow make
+        assert not [k for k in objects if secret in Location.of(f"s3://{BUCKET}/{k}").read_bytes()]
     assert list(workdir.iterdir()) == []  # only caches (RAYGRID_CACHE_DIR, Ray's /tmp) outside S3
+
+
+def test_best_and_analyze_read_a_sweep_on_s3(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The results contract (raygrid best, raygrid analyze) on a synthetic sweep folder uploaded to S3."""
+    import pandas as pd
+
+    from analysis.synthetic import confirm_rows, trial_rows, write_sweep_dir
+    from raygrid.storage import Location
+    from raygrid.testing.s3server import local_s3
+    from raygrid.testing.sweepdir import check_best_and_analyze, run_cli
+
+    rows = confirm_rows(languages=("ar", "de", "en", "zh"), seeds=3, n_attacked=200, rng=0)
+    local = write_sweep_dir(tmp_path / "sweep", pd.concat([rows, trial_rows()]))
+    with local_s3(BUCKET) as s3_env:
+        for name, value in s3_env.items():
+            monkeypatch.setenv(name, value)
+        uri = f"s3://{BUCKET}/synthetic"
+        Location.of(uri).upload(local)
+        remote = check_best_and_analyze(uri, target="xnli", out_dir=tmp_path / "report")  # type: ignore[arg-type]
+        assert run_cli(["analyze", uri]).returncode == 2  # --out is required: the report is written locally
+    here = check_best_and_analyze(local, target="xnli", out_dir=tmp_path / "report-local")
+    assert remote["best"] == here["best"] and remote["oracle"] == here["oracle"]
