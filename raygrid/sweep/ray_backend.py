@@ -138,9 +138,9 @@ def _trial(config: dict[str, Any]) -> None:
         return
     resources = config["resources"]
     per_worker = {"CPU": resources["cpus_per_worker"]}
-    train_fs, train_path = (sweep_dir / TRAIN_DIR).arrow()
     if resources["use_gpu"]:
         per_worker["GPU"] = resources["gpus_per_worker"]
+    train_fs, train_path = (sweep_dir / TRAIN_DIR).arrow()  # (None, local path) or (S3 filesystem, bucket/key)
     trainer = TorchTrainer(
         _train_worker,
         train_loop_config=config,

@@ -91,6 +91,12 @@ def test_a_sweep_on_s3_killed_then_resumed(tmp_path: Path, tiny_model_dir: Path,
         kill_all(ray_session_pids(since))
         before = _records(sweep)
         assert len(before) >= 2
+        from ray import tune
+
+        from raygrid.storage import Location
+
+        tune_fs, tune_path = (Location.of(sweep) / "tune").arrow()
+        assert tune.Tuner.can_restore(tune_path, storage_filesystem=tune_fs)  # resume restores Tune from S3
 
         resumed = raygrid("resume", sweep, "--quiet", cwd=workdir)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
@@ -121,8 +127,6 @@ def test_a_sweep_on_s3_killed_then_resumed(tmp_path: Path, tiny_model_dir: Path,
         assert any(k.startswith(f"{prefix}tune/") for k in keys)  # Tune's experiment state
         assert sum(k.endswith("/raygrid.json") and "/checkpoints/" in k for k in keys) == complete + 2  # + the confirm runs
         secret = s3_env["AWS_SECRET_ACCESS_KEY"].encode()
-        from raygrid.storage import Location
-
         objects = [k for k in keys if not k.endswith("/")]  # "folder/" keys: empty markers Ray/pyarrow make
         assert not [k for k in objects if secret in Location.of(f"s3://{BUCKET}/{k}").read_bytes()]
     assert list(workdir.iterdir()) == []  # only caches (RAYGRID_CACHE_DIR, Ray's /tmp) outside S3
