@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from raygrid.errors import ConfigError, DataError, unknown
+from raygrid.storage import Location
 
 #: Metrics the sweep writes for every (language, attack) of a confirm run.
 ATTACK_METRICS: tuple[str, ...] = (
@@ -98,19 +99,26 @@ class BestConfig:
         return out
 
 
-def results_dir(sweep_dir: Path | str) -> Path:
-    """``sweep_dir/results`` after checking ``sweep_dir`` is a sweep directory.
+def results_dir(sweep_dir: Path | str) -> Path | Location:
+    """``sweep_dir/results`` after checking ``sweep_dir`` is a sweep directory
+    (a local folder, or an ``s3://`` one: then a :class:`~raygrid.storage.Location`).
 
     Raises:
         DataError: the folder is missing, or lacks ``spec.yaml`` or ``results/``.
     """
-    root = Path(sweep_dir)
+    root = Location.of(sweep_dir)
+    if root.remote:
+        from raygrid.storage import storage_problem
+
+        problem = storage_problem(root.uri)
+        if problem:
+            raise DataError(f"cannot read the sweep directory {root.uri!r}: {problem}")
     if not root.is_dir():
         raise DataError(f"not a sweep directory: {str(root)!r} does not exist")
     missing = [name for name in ("spec.yaml", "results") if not (root / name).exists()]
     if missing:
         raise DataError(f"not a sweep directory: {str(root)!r} has no {' or '.join(missing)}")
-    return root / "results"
+    return root / "results" if root.remote else root.local / "results"
 
 
 def primary_metric(target: str) -> str | None:

@@ -1063,6 +1063,12 @@ def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
     return parse_spec(_read_yaml(text, source), source=source)
 
 
+def parse_spec_text(text: str, *, source: str) -> SweepSpec:
+    """:func:`load_spec` of a spec already read (e.g. from S3); ``source``
+    names it in errors."""
+    return parse_spec(_read_yaml(text, source), source=source)
+
+
 def parse_spec(data: Any, *, source: str = "<spec>") -> SweepSpec:
     """Validates already-parsed YAML/JSON data into a :class:`SweepSpec`.
 
@@ -1299,5 +1305,6 @@ __all__ = [
     "check_storage",
     "load_spec",
     "parse_spec",
+    "parse_spec_text",
     "resolve_intermediate",
 ]

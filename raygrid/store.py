@@ -7,8 +7,10 @@ Layout under a results directory::
       _runs/<run_key>.json                             written last: the run is done
 
 A run is *done* when its manifest exists; row files are written first (each
-to a temporary name, then ``os.replace``), so a reader never sees half a file
-and a killed writer leaves a run that is simply not done and is redone.
+to a temporary name, then ``os.replace``; on S3 each as one whole object),
+so a reader never sees half a file and a killed writer leaves a run that is
+simply not done and is redone. A results directory may be local or on S3
+(:class:`raygrid.storage.Location`).
 The layout is a hive-partitioned pyarrow dataset, readable by pandas, pyarrow
 and DuckDB (see docs/results.md).
 """
@@ -16,7 +18,6 @@ and DuckDB (see docs/results.md).
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -24,7 +25,9 @@ from pathlib import Path
 from typing import Any
 
 from raygrid import SCHEMA_VERSION
-from raygrid.fileio import atomic_write_bytes
+from raygrid.storage import Location
+
+Where = Location | Path | str
 
 RUNS_DIR = "_runs"
 
@@ -73,20 +76,20 @@ class RunManifest:
 
 
 
-def is_done(results_dir: Path | str, run_key: str) -> bool:
+def is_done(results_dir: Where, run_key: str) -> bool:
     """Whether the run's rows are all written."""
-    return (Path(results_dir) / RUNS_DIR / f"{run_key}.json").is_file()
+    return (Location.of(results_dir) / RUNS_DIR / f"{run_key}.json").is_file()
 
 
 def write_run(
-    results_dir: Path | str, run_key: str, rows: Sequence[ResultRow], meta: Mapping[str, Any] | None = None
+    results_dir: Where, run_key: str, rows: Sequence[ResultRow], meta: Mapping[str, Any] | None = None
 ) -> RunManifest:
     """Writes a run's rows, then its manifest. Rows must share ``run_key``
     and be unique by :attr:`ResultRow.key`."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    root = Path(results_dir)
+    root = Location.of(results_dir)
     keys = [row.key for row in rows]
     if any(row.run_key != run_key for row in rows):
         raise ValueError("every row of a run must carry its run_key")
@@ -98,30 +101,28 @@ def write_run(
         groups.setdefault((record.pop("task"), record.pop("language")), []).append(record)
     files: list[str] = []
     for (task, language), records in sorted(groups.items()):
-        rel = Path(f"target={task}") / f"language={language}" / f"{run_key}.parquet"
+        rel = f"target={task}/language={language}/{run_key}.parquet"
         sink = pa.BufferOutputStream()
         pq.write_table(pa.Table.from_pylist(records), sink)
-        atomic_write_bytes(root / rel, sink.getvalue().to_pybytes())
-        files.append(rel.as_posix())
+        (root / rel).write_bytes(sink.getvalue().to_pybytes())
+        files.append(rel)
     manifest = RunManifest(run_key=run_key, files=files, rows=len(rows), meta=dict(meta or {}))
-    atomic_write_bytes(root / RUNS_DIR / f"{run_key}.json", (json.dumps(asdict(manifest), indent=2) + "\n").encode())
+    (root / RUNS_DIR / f"{run_key}.json").write_bytes((json.dumps(asdict(manifest), indent=2) + "\n").encode())
     return manifest
 
 
-def read_rows(results_dir: Path | str, *, run_keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
+def read_rows(results_dir: Where, *, run_keys: Iterable[str] | None = None) -> list[dict[str, Any]]:
     """Rows of finished runs (those with a manifest), as dicts."""
-    import pyarrow.parquet as pq
-
-    root = Path(results_dir)
+    root = Location.of(results_dir)
     wanted = set(run_keys) if run_keys is not None else None
     out: list[dict[str, Any]] = []
-    for manifest_path in sorted((root / RUNS_DIR).glob("*.json")):
-        manifest = json.loads(manifest_path.read_text())
-        if wanted is not None and manifest["run_key"] not in wanted:
+    for key in sorted(done_run_keys(root)):
+        if wanted is not None and key not in wanted:
             continue
+        manifest = json.loads((root / RUNS_DIR / f"{key}.json").read_bytes())
         for rel in manifest["files"]:
             parts = dict(p.split("=", 1) for p in Path(rel).parent.parts)
-            for record in pq.read_table(root / rel).to_pylist():
+            for record in _read_table(root / rel).to_pylist():
                 out.append({"task": parts["target"], "language": parts["language"], **record})
     return out
 
@@ -147,49 +148,50 @@ INDEX_REBUILD_FILES = 32
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
 
 
-def done_run_keys(results_dir: Path | str) -> set[str]:
+def _read_table(where: Location, columns: Sequence[str] | None = None) -> Any:
+    """A Parquet file, local or on S3, as a pyarrow table."""
+    import pyarrow.parquet as pq
+
+    filesystem, path = where.arrow()
+    return pq.read_table(path, filesystem=filesystem, columns=None if columns is None else list(columns))
+
+
+def done_run_keys(results_dir: Where) -> set[str]:
     """Keys of the finished runs (those with a manifest); cheap: lists names only."""
-    runs = Path(results_dir) / RUNS_DIR
-    if not runs.is_dir():
-        return set()
-    with os.scandir(runs) as entries:
-        return {e.name[:-5] for e in entries if e.name.endswith(".json") and not e.name.startswith(".")}
+    names = (Location.of(results_dir) / RUNS_DIR).names()
+    return {n[:-5] for n in names if n.endswith(".json") and not n.startswith(".")}
 
 
-def targets_in(results_dir: Path | str) -> list[str]:
+def targets_in(results_dir: Where) -> list[str]:
     """Target partitions present under ``results_dir`` (sorted)."""
-    root = Path(results_dir)
-    if not root.is_dir():
-        return []
-    return sorted(p.name.split("=", 1)[1] for p in root.iterdir() if p.is_dir() and p.name.startswith("target="))
+    root = Location.of(results_dir)
+    return sorted(n.split("=", 1)[1] for n in root.names() if n.startswith("target=") and (root / n).is_dir())
 
 
-def _row_files(root: Path, target: str, done: set[str]) -> dict[str, list[tuple[str, Path]]]:
+def _row_files(root: Location, target: str, done: set[str]) -> dict[str, list[tuple[str, Location]]]:
     """run_key -> [(language, file)] for the done runs' files of one target."""
-    out: dict[str, list[tuple[str, Path]]] = {}
+    out: dict[str, list[tuple[str, Location]]] = {}
     tdir = root / f"target={target}"
-    if not tdir.is_dir():
-        return out
-    with os.scandir(tdir) as langs:
-        lang_dirs = [(e.name.split("=", 1)[1], Path(e.path)) for e in langs if e.name.startswith("language=")]
-    for language, ldir in lang_dirs:
-        with os.scandir(ldir) as files:
-            for e in files:
-                if e.name.endswith(".parquet") and not e.name.startswith("."):
-                    key = e.name[: -len(".parquet")]
-                    if key in done:
-                        out.setdefault(key, []).append((language, Path(e.path)))
+    if root.remote:  # one listing of the whole target, not one per language
+        rels = [rel.split("/") for rel in tdir.files()]
+        entries = [(parts[0], parts[1]) for parts in rels if len(parts) == 2]
+    else:
+        entries = [(lang, name) for lang in tdir.names() for name in (tdir / lang).names()]
+    for lang_dir, name in entries:
+        if lang_dir.startswith("language=") and name.endswith(".parquet") and not name.startswith("."):
+            key = name[: -len(".parquet")]
+            if key in done:
+                out.setdefault(key, []).append((lang_dir.split("=", 1)[1], tdir / lang_dir / name))
     return out
 
 
-def _read_files(target: str, files: Sequence[tuple[str, Path]]) -> Any:
+def _read_files(target: str, files: Sequence[tuple[str, Location]]) -> Any:
     """One pyarrow table with ``task`` and ``language`` columns, from row files."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     tables = []
     for language, path in files:
-        table = pq.read_table(path)
+        table = _read_table(path)
         n = table.num_rows
         table = table.append_column("task", pa.array([target] * n, pa.string()))
         tables.append(table.append_column("language", pa.array([language] * n, pa.string())))
@@ -199,11 +201,11 @@ def _read_files(target: str, files: Sequence[tuple[str, Path]]) -> Any:
     return table.select([c for c in COLUMNS if c in table.column_names])
 
 
-def _index_path(root: Path, target: str) -> Path:
+def _index_path(root: Location, target: str) -> Location:
     return root / INDEX_DIR / f"target={target}.parquet"
 
 
-def _target_table(root: Path, target: str, done: set[str], *, use_index: bool, columns: Sequence[str] | None = None) -> Any:
+def _target_table(root: Location, target: str, done: set[str], *, use_index: bool, columns: Sequence[str] | None = None) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
@@ -213,7 +215,7 @@ def _target_table(root: Path, target: str, done: set[str], *, use_index: bool, c
     indexed = None
     if use_index and index_path.is_file():
         wanted = None if columns is None else sorted({*columns, "run_key"})
-        indexed = pq.read_table(index_path, columns=wanted)
+        indexed = _read_table(index_path, columns=wanted)
         have = set(indexed.column("run_key").unique().to_pylist())
         if have - done:  # runs whose manifest is gone since the index was built
             indexed = indexed.filter(pc.is_in(indexed.column("run_key"), value_set=pa.array(sorted(done), pa.string())))
@@ -226,7 +228,7 @@ def _target_table(root: Path, target: str, done: set[str], *, use_index: bool, c
         try:
             sink = pa.BufferOutputStream()
             pq.write_table(table, sink, row_group_size=64_000)
-            atomic_write_bytes(index_path, sink.getvalue().to_pybytes())
+            index_path.write_bytes(sink.getvalue().to_pybytes())
         except OSError:  # a read-only copy of a sweep: query without the cache
             pass
         return table
@@ -240,7 +242,7 @@ def _target_table(root: Path, target: str, done: set[str], *, use_index: bool, c
 
 
 def read_results(
-    results_dir: Path | str,
+    results_dir: Where,
     *,
     targets: Iterable[str] | None = None,
     languages: Iterable[str] | None = None,
@@ -261,7 +263,7 @@ def read_results(
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    root = Path(results_dir)
+    root = Location.of(results_dir)
     done = done_run_keys(root)
     wanted = list(targets) if targets is not None else targets_in(root)
     tables = []
@@ -281,10 +283,10 @@ def read_results(
     return pa.concat_tables(tables, promote_options="permissive").to_pandas()
 
 
-def refresh_index(results_dir: Path | str, targets: Iterable[str] | None = None) -> None:
+def refresh_index(results_dir: Where, targets: Iterable[str] | None = None) -> None:
     """Brings the per-target query index up to date (e.g. at the end of a sweep,
     so that the first ``raygrid best`` is as fast as the later ones)."""
-    root = Path(results_dir)
+    root = Location.of(results_dir)
     done = done_run_keys(root)
     for target in targets if targets is not None else targets_in(root):
         files = _row_files(root, target, done)
@@ -296,4 +298,4 @@ def refresh_index(results_dir: Path | str, targets: Iterable[str] | None = None)
 
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, row_group_size=64_000)
-        atomic_write_bytes(_index_path(root, target), sink.getvalue().to_pybytes())
+        _index_path(root, target).write_bytes(sink.getvalue().to_pybytes())

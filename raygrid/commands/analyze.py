@@ -21,8 +21,8 @@ def register(sub: Any) -> None:
             "mixed-effects model and figures, written as report.html and summary.md."
         ),
     )
-    p.add_argument("sweep_dir", metavar="DIR", help="a sweep directory (spec.yaml + results/)")
-    p.add_argument("--out", type=Path, help="output folder (default: DIR/report)")
+    p.add_argument("sweep_dir", metavar="DIR", help="a sweep directory (spec.yaml + results/), local or s3://")
+    p.add_argument("--out", type=Path, help="output folder (default: DIR/report; required for s3://)")
     p.add_argument("--target", action="append", help="only this target (repeatable)")
     p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (Holm)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
@@ -35,8 +35,12 @@ def run(args: argparse.Namespace) -> int:
     from analysis.report import analyze
     from raygrid.errors import ConfigError
 
+    from raygrid.storage import is_remote
+
     if args.jobs is not None and args.jobs < 1:
         raise ConfigError(f"--jobs: bad value {args.jobs}; allowed: an integer >= 1")
+    if args.out is None and is_remote(args.sweep_dir):
+        raise ConfigError(f"--out: required for a sweep on object storage ({args.sweep_dir}); allowed: a local folder")
     out = args.out or Path(args.sweep_dir) / "report"
     report = analyze(
         args.sweep_dir, out, targets=args.target, alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed,

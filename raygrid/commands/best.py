@@ -23,7 +23,7 @@ def register(sub: Any) -> None:
             "language on the reported metric (analysis only)."
         ),
     )
-    p.add_argument("sweep_dir", metavar="DIR", help="a sweep directory (spec.yaml + results/)")
+    p.add_argument("sweep_dir", metavar="DIR", help="a sweep directory (spec.yaml + results/), local or s3://")
     p.add_argument("--target", required=True, help="target task, e.g. xnli")
     p.add_argument("--language", help="only this language")
     p.add_argument(

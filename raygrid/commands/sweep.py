@@ -34,7 +34,11 @@ def register(sub: Any) -> None:
         "exists with the same spec.",
     )
     p.add_argument("spec", nargs="?", metavar="SPEC", help=f"sweep spec (default: {DEMO_SPEC})")
-    p.add_argument("--storage", help="override the spec's storage (a local or shared directory)")
+    p.add_argument(
+        "--storage",
+        help="override the spec's storage: a local or shared directory, or s3://bucket/prefix (endpoint and "
+        "credentials from the AWS environment: AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION)",
+    )
     p.add_argument("--address", help="join this Ray cluster (default: start Ray locally)")
     p.add_argument("--name", help="override the spec's name (the sweep folder is <storage>/<name>)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -46,7 +50,7 @@ def register(sub: Any) -> None:
         description="Resume a sweep from its folder: finished trials are not run again, finished results are kept, "
         "the Optuna studies continue. The folder's spec must be unchanged.",
     )
-    p.add_argument("sweep_dir", metavar="DIR")
+    p.add_argument("sweep_dir", metavar="DIR", help="the sweep folder: a local path or s3://bucket/prefix/NAME")
     p.add_argument("--address", help="join this Ray cluster (default: start Ray locally)")
     p.add_argument("--quiet", action="store_true")
     p.set_defaults(func=resume)
@@ -56,7 +60,7 @@ def register(sub: Any) -> None:
         help="progress of a sweep, from its folder (no cluster needed)",
         description="Cells done / running / pending, trials, failures and the best value per cell so far.",
     )
-    p.add_argument("sweep_dir", metavar="DIR")
+    p.add_argument("sweep_dir", metavar="DIR", help="the sweep folder: a local path or s3://bucket/prefix/NAME")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=status)
 

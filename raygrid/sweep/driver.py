@@ -1,6 +1,7 @@
 """Starting, resuming and inspecting a sweep (Ray is imported only to run one).
 
-The sweep folder ``<storage>/<name>/``::
+The sweep folder ``<storage>/<name>/`` (a local or shared folder, or
+``s3://bucket/prefix/<name>``: see :mod:`raygrid.storage`)::
 
     spec.yaml         the spec as the sweep runs it (local paths made absolute)
     sweep.json        its fingerprint, the raygrid version, when it started
@@ -25,8 +26,8 @@ from typing import Any
 
 from raygrid import __version__
 from raygrid.errors import ConfigError
-from raygrid.fileio import atomic_write_text
-from raygrid.spec import SweepSpec, check_storage, load_spec, parse_spec
+from raygrid.spec import SweepSpec, check_storage, load_spec, parse_spec, parse_spec_text
+from raygrid.storage import Location, storage_problem
 
 SPEC_FILE = "spec.yaml"
 SWEEP_FILE = "sweep.json"
@@ -48,13 +49,36 @@ def resolve_paths(spec: SweepSpec) -> SweepSpec:
     return spec.replace(**changes) if changes else spec
 
 
-def sweep_dir_of(spec: SweepSpec) -> Path:
-    if "://" in spec.storage:
+def sweep_dir_of(spec: SweepSpec) -> Location:
+    return Location.of(spec.sweep_uri)
+
+
+def check_remote_storage(spec: SweepSpec) -> None:
+    """An ``s3://`` storage must be reachable: credentials, endpoint, bucket
+    (checked without writing anything)."""
+    problem = storage_problem(spec.storage)
+    if problem:
         raise ConfigError(
-            f"{spec.source}: storage: {spec.storage!r}: object storage is not supported yet; "
-            "allowed: a local or shared-filesystem directory"
+            f"{spec.source}: storage: {spec.storage!r}: {problem}; allowed: a writable local directory or an "
+            "existing s3://bucket/prefix reachable with the AWS environment's endpoint and credentials"
         )
-    return Path(spec.sweep_uri)
+
+
+def _check_reachable(sweep_dir: Location) -> None:
+    problem = storage_problem(sweep_dir.uri)
+    if problem:
+        raise ConfigError(f"{sweep_dir}: {problem}")
+
+
+def read_spec_file(where: Location) -> SweepSpec:
+    """:func:`raygrid.spec.load_spec` of a spec file, local or on S3."""
+    if not where.remote:
+        return load_spec(where.local)
+    try:
+        text = where.read_text()
+    except FileNotFoundError:
+        raise ConfigError(f"{where}: no such file; allowed: a sweep folder's {SPEC_FILE}") from None
+    return parse_spec_text(text, source=str(where))
 
 
 def _spec_yaml(spec: SweepSpec) -> str:
@@ -64,7 +88,7 @@ def _spec_yaml(spec: SweepSpec) -> str:
     return header + yaml.safe_dump(spec.normalised(), sort_keys=False, allow_unicode=True)
 
 
-def _check_same(started: SweepSpec, spec: SweepSpec, sweep_dir: Path) -> None:
+def _check_same(started: SweepSpec, spec: SweepSpec, sweep_dir: Location) -> None:
     if started.fingerprint() != spec.fingerprint():
         changed = "; ".join(started.diff(spec)) or "(fields that decide the results)"
         raise ConfigError(
@@ -73,10 +97,10 @@ def _check_same(started: SweepSpec, spec: SweepSpec, sweep_dir: Path) -> None:
         )
 
 
-def _started_spec(sweep_dir: Path) -> SweepSpec:
+def _started_spec(sweep_dir: Location) -> SweepSpec:
     meta_path = sweep_dir / SWEEP_FILE
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_bytes())
     except (OSError, json.JSONDecodeError):
         raise ConfigError(f"{sweep_dir}: not a sweep folder (no readable {SWEEP_FILE})") from None
     return parse_spec(meta["spec"], source=str(meta_path))
@@ -84,7 +108,7 @@ def _started_spec(sweep_dir: Path) -> SweepSpec:
 
 @dataclass(frozen=True)
 class SweepOutcome:
-    sweep_dir: Path
+    sweep_dir: Path | Location  # a Path for a local sweep
     progress: dict[str, Any]
     seconds: float
     tune_errors: int
@@ -103,6 +127,8 @@ def run_sweep(
     changed."""
     spec = resolve_paths(spec)
     sweep_dir = sweep_dir_of(spec)
+    if sweep_dir.remote:
+        check_remote_storage(spec)
     existing = (sweep_dir / SWEEP_FILE).is_file()
     if existing:
         _check_same(_started_spec(sweep_dir), spec, sweep_dir)
@@ -116,15 +142,15 @@ def run_sweep(
     try:
         ray_backend.start(address, spec)  # checks the cluster before anything is written
         if not existing:
-            sweep_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(sweep_dir / SPEC_FILE, _spec_yaml(spec))
+            sweep_dir.mkdir()
+            (sweep_dir / SPEC_FILE).write_text(_spec_yaml(spec))
             meta = {
                 "fingerprint": spec.fingerprint(),
                 "raygrid_version": __version__,
                 "started_at": time.time(),
                 "spec": spec.normalised(),
             }
-            atomic_write_text(sweep_dir / SWEEP_FILE, json.dumps(meta, indent=2) + "\n")
+            (sweep_dir / SWEEP_FILE).write_text(json.dumps(meta, indent=2) + "\n")
         results = ray_backend.run_tuner(
             spec, sweep_dir, address=address, restore=existing, quiet=quiet, trial_function=trial_function
         )
@@ -136,30 +162,39 @@ def run_sweep(
         from raygrid.store import refresh_index
 
         refresh_index(sweep_dir / "results")  # the first `raygrid best` is then as fast as the next
-    return SweepOutcome(sweep_dir, progress, time.perf_counter() - started, int(results.num_errors))
+    where = sweep_dir if sweep_dir.remote else sweep_dir.local
+    return SweepOutcome(where, progress, time.perf_counter() - started, int(results.num_errors))
 
 
-def resume_sweep(sweep_dir: Path | str, *, address: str | None = None, quiet: bool = False) -> SweepOutcome:
-    """Resumes a sweep from its folder. ``spec.yaml`` must still be the spec
-    the sweep started with (an edited one is refused with what changed)."""
-    sweep_dir = Path(sweep_dir)
+def _open_sweep_dir(sweep_dir: Location | Path | str) -> Location:
+    where = Location.of(sweep_dir)
+    if where.remote:
+        _check_reachable(where)
+    return where
+
+
+def resume_sweep(sweep_dir: Location | Path | str, *, address: str | None = None, quiet: bool = False) -> SweepOutcome:
+    """Resumes a sweep from its folder (local or ``s3://``). ``spec.yaml``
+    must still be the spec the sweep started with (an edited one is refused
+    with what changed)."""
+    sweep_dir = _open_sweep_dir(sweep_dir)
     started = _started_spec(sweep_dir)
-    current = load_spec(sweep_dir / SPEC_FILE)
+    current = read_spec_file(sweep_dir / SPEC_FILE)
     _check_same(started, current, sweep_dir)
     return run_sweep(started, address=address, resume=True, quiet=quiet)
 
 
-def sweep_status(sweep_dir: Path | str) -> dict[str, Any]:
+def sweep_status(sweep_dir: Location | Path | str) -> dict[str, Any]:
     """Cells done / running / pending, trials, failures and the best value
     per cell, from the sweep folder alone (no Ray, no cluster)."""
-    from raygrid.sweep.plan import Planner
+    from raygrid.sweep.plan import JOURNAL, Planner
 
-    sweep_dir = Path(sweep_dir)
+    sweep_dir = _open_sweep_dir(sweep_dir)
     spec = _started_spec(sweep_dir)
-    if not (sweep_dir / "optuna.journal").is_file():
-        raise ConfigError(f"{sweep_dir}: the sweep has not started any trial yet (no optuna.journal)")
+    if not (sweep_dir / JOURNAL).is_file():
+        raise ConfigError(f"{sweep_dir}: the sweep has not started any trial yet (no {JOURNAL})")
     # A read-only look: the planner must not fail RUNNING trials of a live sweep.
-    planner = Planner(spec, sweep_dir, live_trials=_all_running)
+    planner = Planner(spec, sweep_dir, live_trials=_all_running, read_only=True)
     return planner.progress()
 
 

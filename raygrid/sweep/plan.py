@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from raygrid.grid import Cell, Grid, Stage, expand
 from raygrid.keys import stable_key
 from raygrid.spec import Direction, SweepSpec
+from raygrid.storage import Location
 from raygrid.store import is_done
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -114,18 +115,18 @@ class TrialRecord:
     seconds: float = 0.0
     resumed_from_steps: list[int] = field(default_factory=list)  # every restart that continued from a saved state
 
-    def write(self, sweep_dir: Path) -> None:
-        from raygrid.fileio import atomic_write_bytes
-
-        path = sweep_dir / TRIALS_DIR / f"{self.key}.json"
-        atomic_write_bytes(path, (json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode())
+    def write(self, sweep_dir: Location | Path | str) -> None:
+        path = Location.of(sweep_dir) / TRIALS_DIR / f"{self.key}.json"
+        path.write_bytes((json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode())
 
     @classmethod
-    def read(cls, sweep_dir: Path, key: str) -> TrialRecord | None:
-        path = sweep_dir / TRIALS_DIR / f"{key}.json"
-        if not path.is_file():
+    def read(cls, sweep_dir: Location | Path | str, key: str) -> TrialRecord | None:
+        path = Location.of(sweep_dir) / TRIALS_DIR / f"{key}.json"
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
             return None
-        return cls(**json.loads(path.read_text()))
+        return cls(**json.loads(data))
 
 
 class _Finished:
@@ -138,15 +139,6 @@ class _Finished:
 FINISHED = _Finished()
 
 
-def _journal(path: Path) -> optuna.storages.JournalStorage:
-    import optuna
-    from optuna.storages.journal import JournalFileBackend
-
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
-
-
 def derived_seed(*parts: object) -> int:
     """A 31-bit seed from any parts (stable across processes and machines)."""
     return int(stable_key({"parts": [str(p) for p in parts]})[:8], 16) & 0x7FFFFFFF
@@ -157,24 +149,30 @@ class Planner:
 
     Args:
         spec: the sweep's spec.
-        sweep_dir: the sweep folder (journal, records, checkpoints, results).
+        sweep_dir: the sweep folder (journal, records, checkpoints, results),
+            local or on S3.
         live_trials: on a restore, the Optuna trial numbers per cell that a
             restored Tune trial will still run; every other RUNNING trial is
             an orphan of a killed driver: it is failed, marked orphaned and
             not counted, so its place in the cell's budget is asked again.
+        read_only: a look at the sweep (``raygrid status``): an S3 journal
+            is read from a private copy and never uploaded.
     """
 
     def __init__(
         self,
         spec: SweepSpec,
-        sweep_dir: Path | str,
+        sweep_dir: Location | Path | str,
         *,
         live_trials: Mapping[str, Iterable[int]] | None = None,
+        read_only: bool = False,
     ) -> None:
+        from raygrid.sweep.journal import open_journal
+
         self.spec = spec
         self.grid: Grid = expand(spec)
-        self.sweep_dir = Path(sweep_dir)
-        self.storage = _journal(self.sweep_dir / JOURNAL)
+        self.sweep_dir = Location.of(sweep_dir)
+        self.storage = open_journal(self.sweep_dir / JOURNAL, read_only=read_only)
         self._studies: dict[str, optuna.Study] = {}
         self._issued_confirm: set[str] = set()
         self._reconcile(live_trials or {})

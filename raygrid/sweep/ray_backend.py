@@ -17,6 +17,10 @@ Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
 - the Train run name is the unit key (no timestamp) and its storage is in the
   sweep folder, so a retried or restored unit resumes from its last
   checkpoint (``ray.train.get_checkpoint``);
+- an ``s3://`` sweep gives Tune and Train ``storage_path="bucket/prefix/..."``
+  with ``storage_filesystem`` (raygrid's S3 filesystem, built from the AWS
+  environment: it pickles without secrets); ``Tuner.restore`` and
+  ``Tuner.can_restore`` take the same pair;
 - ``Tuner.restore`` brings back the searcher and scheduler from their pickles;
   the searcher drops its Optuna handles when pickled and reopens the journal;
 - Tune calls the scheduler before the searcher for each result, and a result
@@ -30,7 +34,6 @@ from __future__ import annotations
 import math
 import os
 import pickle
-import shutil
 import sys
 import time
 from collections.abc import Mapping
@@ -43,7 +46,8 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
 from raygrid.errors import ConfigError
-from raygrid.spec import SweepSpec, load_spec
+from raygrid.spec import SweepSpec
+from raygrid.storage import Location
 from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit, UnitKind
 
 TRIAL_RESOURCE = "raygrid_trial"  # the custom resource each trial function holds 0.01 of
@@ -88,10 +92,11 @@ class _TrainReporter:
 
 def _unit_context(config: Mapping[str, Any]) -> Any:
     from raygrid.grid import expand
+    from raygrid.sweep.driver import read_spec_file
     from raygrid.sweep.work import UnitContext
 
-    sweep_dir = Path(config["sweep_dir"])
-    spec = load_spec(sweep_dir / SPEC_FILE)
+    sweep_dir = Location.of(config["sweep_dir"])
+    spec = read_spec_file(sweep_dir / SPEC_FILE)
     unit = Unit.from_config(config["unit"])
     return UnitContext(spec=spec, sweep_dir=sweep_dir, unit=unit, cell=expand(spec).by_key[unit.cell_key])
 
@@ -125,7 +130,7 @@ def _trial(config: dict[str, Any]) -> None:
     from ray.train.torch import TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback
 
-    sweep_dir = Path(config["sweep_dir"])
+    sweep_dir = Location.of(config["sweep_dir"])
     unit = Unit.from_config(config["unit"])
     record = TrialRecord.read(sweep_dir, unit.key)
     if record is not None and record.status == "complete":  # finished before a restart: never rerun
@@ -135,6 +140,7 @@ def _trial(config: dict[str, Any]) -> None:
     per_worker = {"CPU": resources["cpus_per_worker"]}
     if resources["use_gpu"]:
         per_worker["GPU"] = resources["gpus_per_worker"]
+    train_fs, train_path = (sweep_dir / TRAIN_DIR).arrow()  # (None, local path) or (S3 filesystem, bucket/key)
     trainer = TorchTrainer(
         _train_worker,
         train_loop_config=config,
@@ -143,7 +149,8 @@ def _trial(config: dict[str, Any]) -> None:
         ),
         run_config=RunConfig(
             name=unit.key,  # stable: a retried or restored unit resumes from its last checkpoint
-            storage_path=str(sweep_dir / TRAIN_DIR),
+            storage_path=train_path,
+            storage_filesystem=train_fs,
             failure_config=FailureConfig(max_failures=int(config["max_failures"])),
             # two kept: the controller may not yet have registered the newest
             checkpoint_config=CheckpointConfig(num_to_keep=2),
@@ -162,8 +169,8 @@ def _trial(config: dict[str, Any]) -> None:
         remove_train_run(sweep_dir, unit.key)
 
 
-def remove_train_run(sweep_dir: Path, key: str) -> None:
-    shutil.rmtree(sweep_dir / TRAIN_DIR / key, ignore_errors=True)
+def remove_train_run(sweep_dir: Location, key: str) -> None:
+    (Location.of(sweep_dir) / TRAIN_DIR / key).rmtree()
 
 
 # -- the searcher and the scheduler -----------------------------------------------------------
@@ -179,10 +186,10 @@ class CellSearcher(Searcher):
     confirm run is finished (FINISHED is permanent for Tune).
     """
 
-    def __init__(self, spec: SweepSpec, sweep_dir: Path) -> None:
+    def __init__(self, spec: SweepSpec, sweep_dir: Location | Path) -> None:
         super().__init__(metric=OBJECTIVE, mode="max")
         self.spec = spec
-        self.sweep_dir = Path(sweep_dir)
+        self.sweep_dir = Location.of(sweep_dir)
         self.live: dict[str, Unit] = {}
         self.pruned: set[str] = set()
         self.started_at = time.time()
@@ -411,7 +418,7 @@ def check_resources(spec: SweepSpec, cluster: Mapping[str, float], nodes: list[M
 
 def run_tuner(
     spec: SweepSpec,
-    sweep_dir: Path,
+    sweep_dir: Location | Path,
     *,
     address: str | None,
     restore: bool,
@@ -430,9 +437,10 @@ def run_tuner(
         concurrency = min(concurrency, spec.max_concurrent_trials)
     trainable = tune.with_resources(trial_function or _trial, {"CPU": 0, TRIAL_RESOURCE: 0.01})  # same on restore
     callbacks = [] if quiet else [ProgressCallback()]
-    tune_path = sweep_dir / TUNE_DIR
-    if restore and tune.Tuner.can_restore(str(tune_path)):
-        tuner = tune.Tuner.restore(str(tune_path), trainable=trainable, resume_errored=True)
+    sweep_dir = Location.of(sweep_dir)
+    tune_fs, tune_path = (sweep_dir / TUNE_DIR).arrow()
+    if restore and tune.Tuner.can_restore(tune_path, storage_filesystem=tune_fs):
+        tuner = tune.Tuner.restore(tune_path, trainable=trainable, resume_errored=True, storage_filesystem=tune_fs)
     else:
         searcher = CellSearcher(spec, sweep_dir)
         tuner = tune.Tuner(
@@ -445,7 +453,8 @@ def run_tuner(
             ),
             run_config=tune.RunConfig(
                 name=TUNE_DIR,
-                storage_path=str(sweep_dir),
+                storage_path=sweep_dir.arrow()[1],
+                storage_filesystem=tune_fs,
                 callbacks=callbacks,
                 verbose=0,
                 failure_config=tune.FailureConfig(max_failures=0),  # retries happen inside Train

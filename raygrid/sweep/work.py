@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 from raygrid import SCHEMA_VERSION, __version__
 from raygrid.grid import Cell, Stage
 from raygrid.spec import SweepSpec
+from raygrid.storage import Location, local_copy, staged_dir
 from raygrid.store import ResultRow, is_done, write_run
-from raygrid.sweep.plan import CHECKPOINTS_DIR, RESULTS_DIR, TrialRecord, Unit, UnitKind
+from raygrid.sweep.plan import CHECKPOINTS_DIR, RESULTS_DIR, TRIALS_DIR, TrialRecord, Unit, UnitKind
 from raygrid.tasks.types import Split
 
 #: ``<sweep>/cache/tokens``: training features, tokenised once per sweep
@@ -53,10 +54,10 @@ class _NullReporter:
 
 @dataclass(frozen=True)
 class UnitContext:
-    """Everything a worker needs to run a unit."""
+    """Everything a worker needs to run a unit (``sweep_dir``: local or on S3)."""
 
     spec: SweepSpec
-    sweep_dir: Path
+    sweep_dir: Location | Path
     unit: Unit
     cell: Cell
 
@@ -148,18 +149,24 @@ def _train(
         )
         for task in tasks
     ]
-    source = unit.parent_checkpoint or spec.model.name_or_path
+    source = _parent_source(unit) or spec.model.name_or_path
     model = phase_model(source, tasks, seed=config.seed, trust_remote_code=spec.model.trust_remote_code)
-    callback = _ReportCallback(
-        reporter, placement.rank, ctx.sweep_dir / "tensorboard" / ctx.cell.key / unit.key
-    )
-    try:
-        result = train_phase(
-            model, data, config, tokenizer, placement=placement, callbacks=[callback], resume_from=resume_from
-        )
-    finally:
-        callback.close()
+    with staged_dir(Location.of(ctx.sweep_dir) / "tensorboard" / ctx.cell.key / unit.key) as tensorboard:
+        callback = _ReportCallback(reporter, placement.rank, tensorboard)
+        try:
+            result = train_phase(
+                model, data, config, tokenizer, placement=placement, callbacks=[callback], resume_from=resume_from
+            )
+        finally:
+            callback.close()
     return model, result, tokenizer, config
+
+
+def _parent_source(unit: Unit) -> str | None:
+    """The parent checkpoint as a local folder (an S3 one is copied to this node's cache)."""
+    from raygrid.models import CHECKPOINT_META
+
+    return local_copy(unit.parent_checkpoint, marker=CHECKPOINT_META) if unit.parent_checkpoint else None
 
 
 def _row_fields(ctx: UnitContext, checkpoint: str, config: Any) -> dict[str, Any]:
@@ -220,7 +227,7 @@ def run_unit(
 
     resumes = _resume_log(ctx, resume_from, placement.rank)
     model, result, tokenizer, config = _train(ctx, placement, reporter, resume_from)
-    checkpoint = ctx.sweep_dir / CHECKPOINTS_DIR / unit.key
+    checkpoint = Location.of(ctx.sweep_dir) / CHECKPOINTS_DIR / unit.key
     record = TrialRecord(
         key=unit.key,
         status="complete",
@@ -232,29 +239,30 @@ def run_unit(
     )
     if placement.rank != 0:
         return record
-    from raygrid.models import save_checkpoint
+    from raygrid.models import CHECKPOINT_META, save_checkpoint
 
-    if not checkpoint.is_dir():
-        save_checkpoint(
-            model,
-            tokenizer,
-            checkpoint,
-            {
-                "kind": ctx.cell.stage.value,
-                "key": unit.key,
-                "cell": ctx.cell.key,
-                "cell_name": ctx.cell.name,
-                "parent": unit.parent_checkpoint,
-                "model": ctx.spec.model.name_or_path,
-                "tasks": list(ctx.cell.tasks),
-                "train": config.to_dict(),
-                "dev_metrics": result.metrics,
-                "best_step": result.best_step,
-                "steps": result.steps,
-                "raygrid_version": __version__,
-                "schema_version": SCHEMA_VERSION,
-            },
-        )
+    if not (checkpoint / CHECKPOINT_META).is_file():
+        with staged_dir(checkpoint, last=CHECKPOINT_META) as local_checkpoint:
+            save_checkpoint(
+                model,
+                tokenizer,
+                local_checkpoint,
+                {
+                    "kind": ctx.cell.stage.value,
+                    "key": unit.key,
+                    "cell": ctx.cell.key,
+                    "cell_name": ctx.cell.name,
+                    "parent": unit.parent_checkpoint,
+                    "model": ctx.spec.model.name_or_path,
+                    "tasks": list(ctx.cell.tasks),
+                    "train": config.to_dict(),
+                    "dev_metrics": result.metrics,
+                    "best_step": result.best_step,
+                    "steps": result.steps,
+                    "raygrid_version": __version__,
+                    "schema_version": SCHEMA_VERSION,
+                },
+            )
     fields = _row_fields(ctx, str(checkpoint), config)
     rows = _dev_rows(ctx, result, fields)
     if unit.kind is UnitKind.CONFIRM:
@@ -267,16 +275,17 @@ def run_unit(
 def _resume_log(ctx: UnitContext, state_dir: Path | None, rank: int) -> list[int]:
     """Every step this unit was resumed from, across restarts (lost nodes,
     crashes): ``trials/<key>.resumes`` gets a line per resumed attempt."""
-    log = ctx.sweep_dir / "trials" / f"{ctx.unit.key}.resumes"
+    log = Location.of(ctx.sweep_dir) / TRIALS_DIR / f"{ctx.unit.key}.resumes"
+    try:
+        lines = log.read_text()
+    except FileNotFoundError:
+        lines = ""
     if state_dir is not None and rank == 0:
         from raygrid.train.loop import saved_step
 
-        log.parent.mkdir(parents=True, exist_ok=True)
-        with log.open("a") as handle:
-            handle.write(f"{saved_step(state_dir)}\n")
-    if not log.is_file():
-        return []
-    return [int(line) for line in log.read_text().split()]
+        lines += f"{saved_step(state_dir)}\n"
+        log.write_text(lines)  # rewritten whole: S3 objects cannot be appended to
+    return [int(line) for line in lines.split()]
 
 
 def _eval_settings(placement: Placement, max_seq_length: int) -> Any:
@@ -335,23 +344,24 @@ def _attack_rows(
         return []
     from raygrid.attacks import attack_rows  # type: ignore[attr-defined]
 
-    return list(
-        attack_rows(
-            model=model,
-            tokenizer=tokenizer,
-            task=str(cell.target),
-            languages=cell.languages,
-            splits=splits,
-            attacks=[(a.name, dict(a.params)) for a in spec.attacks],
-            sources=data_sources(spec),
-            settings=_eval_settings(placement, max_seq_length),
-            seed=ctx.unit.seed,
-            max_examples=spec.data.max_eval_examples,
-            run_key=ctx.unit.key,
-            sample_dir=ctx.sweep_dir / "samples" / ctx.unit.key,
-            fields=dict(fields),
+    with staged_dir(Location.of(ctx.sweep_dir) / "samples" / ctx.unit.key) as sample_dir:
+        return list(
+            attack_rows(
+                model=model,
+                tokenizer=tokenizer,
+                task=str(cell.target),
+                languages=cell.languages,
+                splits=splits,
+                attacks=[(a.name, dict(a.params)) for a in spec.attacks],
+                sources=data_sources(spec),
+                settings=_eval_settings(placement, max_seq_length),
+                seed=ctx.unit.seed,
+                max_examples=spec.data.max_eval_examples,
+                run_key=ctx.unit.key,
+                sample_dir=sample_dir,
+                fields=dict(fields),
+            )
         )
-    )
 
 
 def _evaluate_encoder(ctx: UnitContext, placement: Placement, started: float) -> TrialRecord:
@@ -368,7 +378,7 @@ def _evaluate_encoder(ctx: UnitContext, placement: Placement, started: float) ->
     if placement.rank != 0:
         return record
     tokenizer = load_tokenizer(spec.model.name_or_path, trust_remote_code=spec.model.trust_remote_code)
-    model = build_model(source, HeadKind.ENCODER, seed=unit.seed, trust_remote_code=spec.model.trust_remote_code)
+    model = build_model(_parent_source(unit) or source, HeadKind.ENCODER, seed=unit.seed, trust_remote_code=spec.model.trust_remote_code)
     model.to(placement.device)
     split = Split(spec.confirm.eval_split) if spec.confirm.eval_split else None
     results = evaluate_languages(
