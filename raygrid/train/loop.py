@@ -348,6 +348,9 @@ def train_phase(
 
     wrapped.train()
     micro_step = first_micro_step - 1
+    on_cpu = not device.startswith("cuda")
+    pending_loss: torch.Tensor | None = None
+    pending_count = 0
     for micro_step in range(first_micro_step, len(schedule)):
         task_name = schedule[micro_step]
         item = by_name[task_name]
@@ -363,11 +366,21 @@ def train_phase(
         with _autocast(config, device):
             outputs = wrapped(task=task_name, **batch) if multitask else wrapped(**batch)
         loss = outputs.loss / config.grad_accumulation_steps
-        if not torch.isfinite(loss):
-            raise NonFiniteLoss(f"non-finite loss {loss.item()} at step {step} on task {task_name!r}")
         loss.backward()
-        running_loss += float(loss.detach()) * config.grad_accumulation_steps
-        running_count += 1
+        # The running loss stays on the device: reading it every step would
+        # stall a GPU on each step's host sync. A non-finite loss makes the
+        # sum non-finite, so checking it every few steps (every step on CPU,
+        # where reading is free) still stops a diverging run early.
+        pending_loss = loss.detach().float() if pending_loss is None else pending_loss + loss.detach().float()
+        pending_count += 1
+        evaluates_next = (micro_step + 1) % (eval_every * config.grad_accumulation_steps) == 0
+        if on_cpu or pending_count >= _HOST_SYNC_EVERY or evaluates_next or micro_step == len(schedule) - 1:
+            value = float(pending_loss)
+            if not math.isfinite(value):
+                raise NonFiniteLoss(f"non-finite loss {value} at step {step} on task {task_name!r}")
+            running_loss += value * config.grad_accumulation_steps
+            running_count += pending_count
+            pending_loss, pending_count = None, 0
         if (micro_step + 1) % config.grad_accumulation_steps:
             continue
         if config.max_grad_norm > 0:
@@ -429,6 +442,7 @@ def train_phase(
     )
 
 
+_HOST_SYNC_EVERY = 16  # GPU: micro-steps between reads of the loss (finiteness check)
 _STATE_FILE = "trainer_state.pt"
 _WEIGHTS_FILE = "weights.safetensors"
 _BEST_FILE = "best.safetensors"
