@@ -146,12 +146,15 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
             while not stop.is_set():
                 done = len(list(trials_dir.glob("*.json"))) if trials_dir.is_dir() else 0
                 samples.append((time.perf_counter(), _rss_mib(), done))
+                if len(samples) % 30 == 1:  # a progress line a minute: a long run killed midway still says something
+                    print(json.dumps({"t_s": round(samples[-1][0] - started, 1), "trials_finished": done,
+                                      "driver_rss_mib": round(samples[-1][1], 1)}), file=sys.stderr, flush=True)  # fmt: skip
                 stop.wait(2.0)
 
         rss_before = _rss_mib()
+        started = time.perf_counter()
         thread = threading.Thread(target=sample, daemon=True)
         thread.start()
-        started = time.perf_counter()
         outcome = run_sweep(spec, quiet=True, trial_function=_noop_trial)
         wall = time.perf_counter() - started
         stop.set()

@@ -53,9 +53,13 @@ def start(*args: str, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
 
 
 def ray_session_pids(since: float) -> list[int]:
-    """Ray processes started after ``since`` (by their session folder)."""
-    sessions = [p for p in glob.glob("/tmp/ray/session_2*") if os.path.getmtime(p) >= since - 1]
-    names = {os.path.basename(p) for p in sessions}
+    """Ray processes of the sessions started after ``since``.
+
+    A session's start is read from its folder's name (Ray names it with the
+    local start time), not the folder's mtime: an older session that is still
+    running (another sweep on the machine) keeps touching its folder and
+    must not be killed."""
+    names = {os.path.basename(p) for p in glob.glob("/tmp/ray/session_2*") if _session_start(p) >= since - 1}
     pids = []
     for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
         try:
@@ -65,6 +69,18 @@ def ray_session_pids(since: float) -> list[int]:
         if any(name in text for name in names):
             pids.append(int(cmdline.split("/")[2]))
     return pids
+
+
+def _session_start(folder: str) -> float:
+    """``session_2026-11-26_00-51-16_698726_1696`` -> its start, epoch seconds."""
+    import datetime
+
+    parts = os.path.basename(folder).split("_")
+    try:
+        start = datetime.datetime.strptime(f"{parts[1]}_{parts[2]}", "%Y-%m-%d_%H-%M-%S")
+    except (IndexError, ValueError):
+        return os.path.getmtime(folder)
+    return start.timestamp() + int(parts[3]) / 1e6 if parts[3].isdigit() else start.timestamp()
 
 
 def kill_all(pids: list[int]) -> None:
