@@ -468,3 +468,32 @@ def test_kuberay_image_matches_ray_and_installs_torch_then_raygrid() -> None:
     raygrid_at = next(i for i, line in enumerate(lines) if re.search(r"pip install .*raygrid-\*\.whl", line))
     assert torch_at < raygrid_at
     assert any(line.startswith("COPY search_spaces/") for line in lines)
+
+
+def test_a_sweep_at_minimum_size_plans_for_what_the_autoscaler_can_add() -> None:
+    """Submitted while only the head and the min_workers nodes are up, the
+    driver sizes its concurrency by the node types' max_workers (the pending
+    trials are what makes the autoscaler add nodes), and a spec needing a
+    bigger GPU node than any type offers is still refused."""
+    from raygrid.errors import ConfigError
+    from raygrid.spec import load_spec
+    from raygrid.sweep.ray_backend import check_resources, with_autoscaling
+
+    types = node_types()
+    live = node_resources(types, "min_workers")
+    cluster: dict[str, float] = {}
+    for node in live:
+        for key, value in node.items():
+            cluster[key] = cluster.get(key, 0) + value
+    config = load(CLUSTER_YAML)
+    groups = [
+        (dict(t["resources"]), 1 if name == config["head_node_type"] else t.get("max_workers", 0))
+        for name, t in types.items()
+    ]
+    spec = load_spec(ROBUSTNESS_SPEC)
+    at_min = check_resources(spec, cluster, live)
+    grown = check_resources(spec, *with_autoscaling(cluster, live, groups))
+    assert grown == check(node_resources(types, "max_workers")) and grown > at_min
+    huge = spec.model_copy(update={"resources": spec.resources.model_copy(update={"gpus_per_worker": 64.0})})
+    with pytest.raises(ConfigError, match="gpus_per_worker"):
+        check_resources(huge, *with_autoscaling(cluster, live, groups))

@@ -416,6 +416,43 @@ def check_resources(spec: SweepSpec, cluster: Mapping[str, float], nodes: list[M
     return max(1, min(fits) if fits else 1)
 
 
+def _autoscaler_node_groups() -> list[tuple[dict[str, float], int]]:
+    """(resources of one node, how many more the autoscaler may start) per
+    node type of the cluster's autoscaler config; [] without an autoscaler
+    (a local cluster, or one started by hand)."""
+    try:
+        from ray._private.state import state
+
+        config = state.get_cluster_config()
+    except Exception:  # noqa: BLE001 - a private API: no config means no autoscaling
+        return []
+    if config is None:
+        return []
+    groups = []
+    for group in config.node_group_configs:
+        resources = {str(k): float(v) for k, v in group.resources.items()}
+        if resources and group.max_count != 0:
+            groups.append((resources, int(group.max_count)))
+    return groups
+
+
+def with_autoscaling(
+    cluster: Mapping[str, float], nodes: list[Mapping[str, float]], groups: list[tuple[dict[str, float], int]]
+) -> tuple[dict[str, float], list[Mapping[str, float]]]:
+    """The resources an autoscaling cluster can reach: the live nodes plus
+    each node type's maximum count (-1: unbounded, counted as 64 nodes). A
+    sweep submitted to an autoscaling cluster at its minimum size sizes its
+    concurrency by what the cluster can grow to; Tune's pending trials are
+    what makes the autoscaler add nodes."""
+    grown: dict[str, float] = {}
+    for resources, max_count in groups:
+        count = 64 if max_count < 0 else max_count
+        for name, amount in resources.items():
+            grown[name] = grown.get(name, 0.0) + amount * count
+    total = {name: max(cluster.get(name, 0.0), grown.get(name, 0.0)) for name in {*cluster, *grown}}
+    return total, [*nodes, *(resources for resources, _ in groups)]
+
+
 def run_tuner(
     spec: SweepSpec,
     sweep_dir: Location | Path,
@@ -432,7 +469,8 @@ def run_tuner(
     """
     _start_ray(address)
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-    concurrency = check_resources(spec, ray.cluster_resources(), nodes)
+    cluster, nodes = with_autoscaling(ray.cluster_resources(), nodes, _autoscaler_node_groups())
+    concurrency = check_resources(spec, cluster, nodes)
     if spec.max_concurrent_trials:
         concurrency = min(concurrency, spec.max_concurrent_trials)
     trainable = tune.with_resources(trial_function or _trial, {"CPU": 0, TRIAL_RESOURCE: 0.01})  # same on restore
