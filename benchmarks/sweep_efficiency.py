@@ -37,7 +37,9 @@ def _rss_mib() -> float:
     return float("nan")
 
 
-def _spec(model: str, storage: str, *, trials: int, epochs: int, examples: int, split_cells: bool) -> Any:
+def _spec(
+    model: str, storage: str, *, trials: int, epochs: int, examples: int, split_cells: bool, seeds: int = 1
+) -> Any:
     from raygrid.spec import parse_spec
 
     space = {
@@ -62,7 +64,7 @@ def _spec(model: str, storage: str, *, trials: int, epochs: int, examples: int, 
             "search_space": {"intermediate": space, "target": space},
             "n_trials": {"intermediate": max(1, per_cell), "target": max(1, trials - per_cell)},
             "sampler": {"type": "random"},
-            "confirm": {"seeds": [0]},
+            "confirm": {"seeds": list(range(seeds))},
             "storage": storage,
         }
     )
@@ -106,7 +108,8 @@ def efficiency(args: argparse.Namespace) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory() as root:
         model = str(build_tiny_model(Path(root) / "tiny"))
-        spec = _spec(model, root, trials=args.trials, epochs=args.epochs, examples=args.examples, split_cells=False)
+        spec = _spec(model, root, trials=args.trials, epochs=args.epochs, examples=args.examples, split_cells=False,
+                     seeds=args.seeds)  # fmt: skip
         ray.init(address="local", num_cpus=args.cpus, resources={"raygrid_trial": 1000}, include_dashboard=True,
                  log_to_driver=False)  # fmt: skip
         started = time.perf_counter()
@@ -119,6 +122,7 @@ def efficiency(args: argparse.Namespace) -> dict[str, Any]:
         "mode": "efficiency",
         "units": len(records),
         "epochs_per_trial": args.epochs,
+        "confirm_seeds": args.seeds,
         "train_examples": args.examples,
         "worker_slots": slots,
         "wall_s": round(wall, 1),
@@ -183,6 +187,7 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=4)
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--examples", type=int, default=4000, help="MNLI training rows per trial (fixture rows cycled)")
+    p.add_argument("--seeds", type=int, default=1, help="confirm seeds (2 keep both slots busy at the end of an even grid)")
     p.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
     p = sub.add_parser("memory")
     p.add_argument("--trials", type=int, default=1000)
