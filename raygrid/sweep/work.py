@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from raygrid import SCHEMA_VERSION, __version__
 from raygrid.grid import Cell, Stage
 from raygrid.spec import SweepSpec
-from raygrid.storage import Location, local_copy, staged_dir
+from raygrid.storage import Location, local_copy, staged_dir, working_copy
 from raygrid.store import ResultRow, is_done, write_run
 from raygrid.sweep.plan import CHECKPOINTS_DIR, RESULTS_DIR, TRIALS_DIR, TrialRecord, Unit, UnitKind
 from raygrid.tasks.types import Split
@@ -145,7 +145,7 @@ def _train(
             max_train_examples=spec.data.max_train_examples,
             max_eval_examples=spec.data.max_eval_examples,
             seed=spec.seed,
-            cache_dir=ctx.sweep_dir / TOKEN_CACHE_DIR,
+            cache_dir=token_cache_dir(ctx.sweep_dir),
         )
         for task in tasks
     ]
@@ -160,6 +160,15 @@ def _train(
         finally:
             callback.close()
     return model, result, tokenizer, config
+
+
+def token_cache_dir(sweep_dir: Location | Path) -> Path:
+    """Where a unit's token cache lives: ``<sweep>/cache/tokens`` on a local or
+    shared file system (every trial of every node maps the same files); for
+    an S3 sweep a node-local folder, since memory-mapping needs a local file
+    (tokenised once per node and sweep)."""
+    where = Location.of(sweep_dir) / TOKEN_CACHE_DIR
+    return working_copy(where) if where.remote else where.local
 
 
 def _parent_source(unit: Unit) -> str | None:

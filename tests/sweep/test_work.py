@@ -65,3 +65,14 @@ def test_units_in_process_write_checkpoints_records_and_rows(tiny_model_dir: Pat
     # run again: nothing is retrained (records say complete)
     again = run_unit(UnitContext(spec, sweep, ran[0][1], planner.grid.by_key[ran[0][1].cell_key]), Placement())
     assert again.status == "complete" and again.key == ran[0][1].key
+
+
+def test_token_cache_is_in_the_sweep_or_node_local_for_s3(tmp_path, monkeypatch) -> None:
+    from raygrid.storage import Location
+    from raygrid.sweep.work import token_cache_dir
+
+    assert token_cache_dir(tmp_path / "sweep") == tmp_path / "sweep" / "cache" / "tokens"
+    monkeypatch.setenv("RAYGRID_CACHE_DIR", str(tmp_path / "node"))
+    remote = token_cache_dir(Location.of("s3://bucket/sweeps/demo"))
+    assert remote.is_relative_to(tmp_path / "node") and remote.name == "tokens"
+    assert remote != token_cache_dir(Location.of("s3://bucket/sweeps/other"))
