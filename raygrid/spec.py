@@ -499,12 +499,16 @@ class Resources(_Model):
         use_gpu: one or more GPUs per worker.
         cpus_per_worker: CPUs per worker.
         gpus_per_worker: GPUs per worker (default: 1 with ``use_gpu``, else 0).
+        compile: ``torch.compile`` every trial's model (worth it on GPUs for
+            long trials; compiling costs a minute or more per trial). How a
+            trial runs, not what it computes: not part of any run key.
     """
 
     num_workers: int = 1
     use_gpu: bool = False
     cpus_per_worker: float = 1.0
     gpus_per_worker: float = 0.0
+    compile: bool = False
 
     @model_validator(mode="before")
     @classmethod

@@ -17,7 +17,7 @@ import json
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -134,6 +134,8 @@ def _train(
     spec, unit = ctx.spec, ctx.unit
     tasks = _tasks(ctx)
     config = train_config(tasks, Overrides(**unit.params), unit.seed)
+    if spec.resources.compile:
+        config = replace(config, compile=True)
     tokenizer = load_tokenizer(spec.model.name_or_path, trust_remote_code=spec.model.trust_remote_code)
     sources = data_sources(spec)
     data = [
