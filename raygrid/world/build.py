@@ -33,7 +33,7 @@ from raygrid.world.pretrain import PretrainConfig
 from raygrid.world.tasks import file_plan, lexicons
 
 #: Bump when the generator's output changes for the same seed and config.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 MANIFEST = "world.json"
 
 DEFAULT_SIZES: Mapping[str, int] = {
@@ -49,7 +49,7 @@ DEFAULT_SIZES: Mapping[str, int] = {
 class WorldConfig:
     """Everything that decides the world besides the seed."""
 
-    cognate_share: float = 0.4
+    cognate_share: float = 0.5
     sizes: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SIZES))
     corpus: CorpusConfig = CorpusConfig()
     pretrain: PretrainConfig = PretrainConfig()

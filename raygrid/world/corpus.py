@@ -33,8 +33,8 @@ class CorpusConfig:
 
     lines_per_language: int = 4000
     question_share: float = 0.15
-    code_switch_share: float = 0.15
-    parallel_share: float = 0.15
+    code_switch_share: float = 0.2
+    parallel_share: float = 0.3
     switch_rate: float = 0.4  # share of content words switched in a code-switched line
 
 

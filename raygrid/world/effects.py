@@ -28,7 +28,7 @@ from raygrid.tasks.types import Split
 
 #: Hyper-parameters of the effect cells (a tiny model wants a large learning rate).
 CELL_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=2.0, batch_size=32, max_seq_length=64)
-PAWSX_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=8.0, batch_size=16, max_seq_length=64)
+PAWSX_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=8.0, batch_size=16, max_seq_length=64)  # 64 rows: 32 steps
 XNLI_LANGUAGES: tuple[str, ...] = ("ar", "de", "hi", "ru", "sw", "zh")
 PAWSX_LANGUAGES: tuple[str, ...] = ("de", "ja", "zh")
 
@@ -56,7 +56,11 @@ def _accuracy(result: Any) -> dict[str, float]:
 
 def zero_shot(model_dir: Path, data_dir: Path, out: Path, *, seed: int, settings: EffectSettings = EffectSettings()) -> dict[str, float]:
     """``none -> xnli`` accuracy per language (English test included)."""
-    spec = CellSpec(
+    return _accuracy(run_cell(_xnli_spec(model_dir, seed, settings), out, _sources(data_dir), device="cpu"))
+
+
+def _xnli_spec(model_dir: Path, seed: int, settings: EffectSettings) -> CellSpec:
+    return CellSpec(
         model=str(model_dir),
         intermediate="none",
         target="xnli",
@@ -67,19 +71,16 @@ def zero_shot(model_dir: Path, data_dir: Path, out: Path, *, seed: int, settings
         eval_split=Split.TEST,
         overrides=settings.xnli,
     )
-    return _accuracy(run_cell(spec, out, _sources(data_dir), device="cpu"))
 
 
 def intermediate_gain(
     model_dir: Path, data_dir: Path, out: Path, *, seed: int, settings: EffectSettings = EffectSettings()
 ) -> dict[str, dict[str, float]]:
     """PAWS-X zero-shot accuracy per language after ``none`` and after ``qqp``."""
-    results: dict[str, dict[str, float]] = {}
-    for intermediate in ("none", "qqp"):
-        # The intermediate phase trains with the qqp overrides, the target phase with pawsx's:
-        # run_cell uses one Overrides for both, so the intermediate checkpoint is made first.
+
+    def pawsx_cell(model: str, intermediate: str, overrides: Overrides) -> Any:
         spec = CellSpec(
-            model=str(model_dir),
+            model=model,
             intermediate=intermediate,
             target="pawsx",
             languages=PAWSX_LANGUAGES,
@@ -87,9 +88,19 @@ def intermediate_gain(
             max_train_examples=settings.max_train_examples,
             max_eval_examples=settings.max_eval_examples,
             eval_split=Split.TEST,
-            overrides=settings.pawsx,
+            overrides=overrides,
         )
-        results[intermediate] = _accuracy(run_cell(spec, out, _sources(data_dir), device="cpu"))
+        return run_cell(spec, out, _sources(data_dir), device="cpu")
+
+    # run_cell trains both phases with one config; as in a sweep, the
+    # intermediate phase has its own (settings.qqp) and phase 3 starts from
+    # the intermediate checkpoint with the target's config (settings.pawsx).
+    inter = pawsx_cell(str(model_dir), "qqp", settings.qqp).intermediate_checkpoint
+    assert inter is not None
+    results = {
+        "none": _accuracy(pawsx_cell(str(model_dir), "none", settings.pawsx)),
+        "qqp": _accuracy(pawsx_cell(str(inter), "none", settings.pawsx)),
+    }
     return results
 
 
@@ -109,13 +120,7 @@ def attack_drop(
     from raygrid.models import load_tokenizer, load_trained
     from raygrid.tasks import get_task, load_rows
 
-    zero_shot(model_dir, data_dir, out, seed=seed, settings=settings)  # trains (or reuses) the cell
-    spec = CellSpec(
-        model=str(model_dir), intermediate="none", target="xnli", languages=("en", *XNLI_LANGUAGES), seed=seed,
-        max_train_examples=settings.max_train_examples, max_eval_examples=settings.max_eval_examples,
-        eval_split=Split.TEST, overrides=settings.xnli,
-    )  # fmt: skip
-    cell = run_cell(spec, out, _sources(data_dir), device="cpu")
+    cell = run_cell(_xnli_spec(model_dir, seed, settings), out, _sources(data_dir), device="cpu")  # reused if trained
     assert cell.target_checkpoint is not None
     task = get_task("xnli")
     from raygrid.formats import get_format

@@ -63,7 +63,7 @@ def random_proposition(rng: random.Random, *, adjective_rate: float = 0.5, place
     )
 
 
-def random_style(rng: random.Random, p: Proposition, synonym_rate: float = 0.3) -> Style:
+def random_style(rng: random.Random, p: Proposition, synonym_rate: float = 0.15) -> Style:
     concepts = [p.subject.noun, p.verb, p.object.noun, p.subject.adjective, p.object.adjective, p.place]
     return Style(
         synonyms={c: 1 for c in concepts if c is not None and rng.random() < synonym_rate},

@@ -32,8 +32,8 @@ class PretrainConfig:
     num_attention_heads: int = 4
     intermediate_size: int = 128
     max_length: int = 64
-    steps: int = 1500
-    batch_size: int = 64
+    steps: int = 1200
+    batch_size: int = 32
     learning_rate: float = 2e-3
     warmup_steps: int = 100
     weight_decay: float = 0.01
