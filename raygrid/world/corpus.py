@@ -35,18 +35,19 @@ class CorpusConfig:
     question_share: float = 0.15
     code_switch_share: float = 0.2
     parallel_share: float = 0.3
-    switch_rate: float = 0.4  # share of content words switched in a code-switched line
+    switch_rate: float = 0.4  # share of content and function words switched in a code-switched line
 
 
 def _concepts(p: Proposition) -> list[str]:
     return [c for c in (p.subject.noun, p.subject.adjective, p.verb, p.object.noun, p.object.adjective, p.place) if c]
 
 
-def _switched(lex: Lexicon, other: Lexicon, concepts: list[str]) -> Lexicon:
+def _switched(lex: Lexicon, other: Lexicon, concepts: list[str], functions: list[str]) -> Lexicon:
     words = dict(lex.words)
     for c in concepts:
         words[c] = other.words[c]
-    return Lexicon(code=lex.code, words=words, base={**lex.base, **other.base}, cognates=lex.cognates)
+    function = {f: other.functions()[f] for f in functions if other.functions()[f]}
+    return Lexicon(lex.code, words, {**lex.base, **other.base}, lex.cognates, function)
 
 
 def corpus_lines(lexicons: Mapping[str, Lexicon], seed: int, config: CorpusConfig) -> dict[str, list[str]]:
@@ -65,10 +66,11 @@ def corpus_lines(lexicons: Mapping[str, Lexicon], seed: int, config: CorpusConfi
                 lines.append(realise(p, english, style).text + " " + realise(p, lex, style).text)
             elif code != "en" and u < config.parallel_share + config.code_switch_share:
                 chosen = [c for c in _concepts(p) if rng.random() < config.switch_rate]
+                functions = [f for f in ("not", "in") if rng.random() < config.switch_rate]
                 if rng.random() < 0.5:
-                    lines.append(realise(p, _switched(lex, english, chosen), style).text)
+                    lines.append(realise(p, _switched(lex, english, chosen, functions), style).text)
                 else:
-                    lines.append(realise(p, _switched(english, lex, chosen), style).text)
+                    lines.append(realise(p, _switched(english, lex, chosen, functions), style).text)
             elif u > 1.0 - config.question_share:
                 slots = ["subject", "object"] + (["place"] if p.place else [])
                 lines.append(realise(p, lex, style, ask=rng.choice(slots)).text)

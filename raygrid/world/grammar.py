@@ -100,7 +100,7 @@ def _noun_phrase(np: NounPhrase, lex: Lexicon, style: Style, marker: str) -> tup
     code = lex.code
     profile = PROFILES[code]
     sep = " " if profile.spaced else ""
-    article = FUNCTION[code]["the"]
+    article = lex.functions()["the"]
     noun = _word(lex, np.noun, style)
     adj = _word(lex, np.adjective, style) if np.adjective else None
     if code == "ar":  # the article is a prefix of the noun and of its adjective
@@ -117,7 +117,7 @@ def _noun_phrase(np: NounPhrase, lex: Lexicon, style: Style, marker: str) -> tup
 def _place_phrase(place: str, lex: Lexicon, style: Style, *, question: bool = False) -> tuple[str, str]:
     code = lex.code
     profile = PROFILES[code]
-    f = FUNCTION[code]
+    f = lex.functions()
     sep = " " if profile.spaced else ""
     if question:
         return f["where"], ""
@@ -134,7 +134,7 @@ def realise(p: Proposition, lex: Lexicon, style: Style = Style(), *, ask: str | 
     English, which fronts it)."""
     code = lex.code
     profile = PROFILES[code]
-    f = FUNCTION[code]
+    f = lex.functions()
     b = _Builder(profile.spaced)
 
     subj, subj_head = _noun_phrase(p.subject, lex, style, f["subj"])

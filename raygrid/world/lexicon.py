@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # -- concepts ------------------------------------------------------------------------
 
@@ -265,6 +265,11 @@ class Lexicon:
     words: Mapping[str, tuple[str, ...]]
     base: Mapping[str, str]
     cognates: frozenset[str]
+    function: Mapping[str, str] = field(default_factory=dict)  # overrides of FUNCTION[code] (code-switching)
+
+    def functions(self) -> Mapping[str, str]:
+        """The function words this lexicon writes (its language's, with any switched ones)."""
+        return {**FUNCTION[self.code], **self.function}
 
     def word(self, concept: str, variant: int = 0) -> str:
         forms = self.words[concept]
