@@ -27,7 +27,7 @@ from raygrid.cell import CellSpec, Overrides, run_cell
 from raygrid.tasks.types import Split
 
 #: Hyper-parameters of the effect cells (a tiny model wants a large learning rate).
-CELL_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=2.0, batch_size=32, max_seq_length=64)
+CELL_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=3.0, batch_size=32, max_seq_length=64)
 PAWSX_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=8.0, batch_size=16, max_seq_length=64)  # 64 rows: 32 steps
 XNLI_LANGUAGES: tuple[str, ...] = ("ar", "de", "hi", "ru", "sw", "zh")
 PAWSX_LANGUAGES: tuple[str, ...] = ("de", "ja", "zh")
@@ -37,7 +37,7 @@ PAWSX_LANGUAGES: tuple[str, ...] = ("de", "ja", "zh")
 class EffectSettings:
     """What the effect cells train on and how much they evaluate."""
 
-    max_train_examples: int | None = 2000
+    max_train_examples: int | None = 3000
     max_eval_examples: int | None = 200
     xnli: Overrides = CELL_OVERRIDES
     pawsx: Overrides = PAWSX_OVERRIDES
