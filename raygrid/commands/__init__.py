@@ -11,6 +11,7 @@ from __future__ import annotations
 COMMANDS: tuple[str, ...] = (
     "raygrid.commands.tasks",
     "raygrid.commands.tiny_model",
+    "raygrid.commands.world",
     "raygrid.commands.cell",
     "raygrid.commands.sweep",
     "raygrid.commands.perturb",

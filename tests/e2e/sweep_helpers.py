@@ -17,11 +17,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def workspace(tmp_path: Path, tiny_model_dir: Path) -> Path:
-    """A working directory with the tiny model where demo.yaml expects it."""
+    """A working directory with the tiny model, and the machinery spec as the
+    embedded default (search_spaces/demo.yaml)."""
     root = tmp_path / "ws"
     (root / ".cache").mkdir(parents=True)
     shutil.copytree(tiny_model_dir, root / ".cache" / "tiny-xlmr")
     shutil.copytree(REPO / "search_spaces", root / "search_spaces")
+    shutil.copyfile(REPO / "tests" / "e2e" / "machinery.yaml", root / "search_spaces" / "demo.yaml")
     return root
 
 

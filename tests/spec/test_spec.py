@@ -102,8 +102,8 @@ def test_shipped_spec_passes_the_cli(path: Path, capsys: pytest.CaptureFixture[s
     assert list(tmp_path.iterdir()) == []  # validate creates nothing
 
 
-def test_demo_is_the_small_default() -> None:
-    spec = load_spec(ROOT / "search_spaces" / "demo.yaml")
+def test_machinery_spec_is_the_small_default_of_the_e2e_tests() -> None:
+    spec = load_spec(ROOT / "tests" / "e2e" / "machinery.yaml")
     assert spec.model.name_or_path == ".cache/tiny-xlmr" and not spec.model.trust_remote_code
     assert spec.data.source.value == "bundled" and spec.data.max_train_examples == 48
     assert spec.intermediates == ("none", "mnli")

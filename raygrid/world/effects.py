@@ -1,0 +1,141 @@
+"""The three effects of the world, measured through raygrid's own code path.
+
+Each function runs :func:`raygrid.cell.run_cell` (and, for attacks,
+:func:`raygrid.attacks.evaluate.evaluate_attacks` on the cell's trained
+model), exactly as a sweep would, on the world's data and model:
+
+* :func:`zero_shot` -- ``none -> xnli``: English MNLI training, zero-shot
+  accuracy per language (chance: 1/3);
+* :func:`intermediate_gain` -- ``none -> pawsx`` versus ``qqp -> pawsx``:
+  mean zero-shot PAWS-X accuracy over the non-English languages;
+* :func:`attack_drop` -- the ``none -> xnli`` model's clean accuracy and its
+  accuracy under an attack, per language.
+
+``benchmarks/world_effects.py`` repeats them over seeds (docs/world.md
+holds the measured means and standard deviations); ``tests/world`` checks
+them with margins set from that variance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from raygrid.cell import CellSpec, Overrides, run_cell
+from raygrid.tasks.types import Split
+
+#: Hyper-parameters of the effect cells (a tiny model wants a large learning rate).
+CELL_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=3.0, batch_size=32, max_seq_length=64)
+PAWSX_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=8.0, batch_size=16, max_seq_length=64)  # 64 rows: 32 steps
+XNLI_LANGUAGES: tuple[str, ...] = ("ar", "de", "hi", "ru", "sw", "zh")
+PAWSX_LANGUAGES: tuple[str, ...] = ("de", "ja", "zh")
+
+
+@dataclass(frozen=True)
+class EffectSettings:
+    """What the effect cells train on and how much they evaluate."""
+
+    max_train_examples: int | None = 3000
+    max_eval_examples: int | None = 200
+    xnli: Overrides = CELL_OVERRIDES
+    pawsx: Overrides = PAWSX_OVERRIDES
+    qqp: Overrides = CELL_OVERRIDES
+
+
+def _sources(data_dir: Path) -> Any:
+    from raygrid.tasks import DataSources
+
+    return DataSources(local_dirs=(Path(data_dir),))
+
+
+def _accuracy(result: Any) -> dict[str, float]:
+    return {r.language: float(r.metrics["accuracy"]) for r in result.languages}
+
+
+def zero_shot(model_dir: Path, data_dir: Path, out: Path, *, seed: int, settings: EffectSettings = EffectSettings()) -> dict[str, float]:
+    """``none -> xnli`` accuracy per language (English test included)."""
+    return _accuracy(run_cell(_xnli_spec(model_dir, seed, settings), out, _sources(data_dir), device="cpu"))
+
+
+def _xnli_spec(model_dir: Path, seed: int, settings: EffectSettings) -> CellSpec:
+    return CellSpec(
+        model=str(model_dir),
+        intermediate="none",
+        target="xnli",
+        languages=("en", *XNLI_LANGUAGES),
+        seed=seed,
+        max_train_examples=settings.max_train_examples,
+        max_eval_examples=settings.max_eval_examples,
+        eval_split=Split.TEST,
+        overrides=settings.xnli,
+    )
+
+
+def intermediate_gain(
+    model_dir: Path, data_dir: Path, out: Path, *, seed: int, settings: EffectSettings = EffectSettings()
+) -> dict[str, dict[str, float]]:
+    """PAWS-X zero-shot accuracy per language after ``none`` and after ``qqp``."""
+
+    def pawsx_cell(model: str, intermediate: str, overrides: Overrides) -> Any:
+        spec = CellSpec(
+            model=model,
+            intermediate=intermediate,
+            target="pawsx",
+            languages=PAWSX_LANGUAGES,
+            seed=seed,
+            max_train_examples=settings.max_train_examples,
+            max_eval_examples=settings.max_eval_examples,
+            eval_split=Split.TEST,
+            overrides=overrides,
+        )
+        return run_cell(spec, out, _sources(data_dir), device="cpu")
+
+    # run_cell trains both phases with one config; as in a sweep, the
+    # intermediate phase has its own (settings.qqp) and phase 3 starts from
+    # the intermediate checkpoint with the target's config (settings.pawsx).
+    inter = pawsx_cell(str(model_dir), "qqp", settings.qqp).intermediate_checkpoint
+    assert inter is not None
+    results = {
+        "none": _accuracy(pawsx_cell(str(model_dir), "none", settings.pawsx)),
+        "qqp": _accuracy(pawsx_cell(str(inter), "none", settings.pawsx)),
+    }
+    return results
+
+
+def attack_drop(
+    model_dir: Path,
+    data_dir: Path,
+    out: Path,
+    *,
+    seed: int,
+    attacks: Sequence[Mapping[str, Any]] = ({"name": "char_noise", "params": {"mode": "fixed", "rate": 0.3}},),
+    settings: EffectSettings = EffectSettings(),
+) -> dict[str, dict[str, tuple[float, float]]]:
+    """``attack -> language -> (clean accuracy, robust accuracy)`` of the ``none -> xnli`` model."""
+    from raygrid.attacks import get_attack
+    from raygrid.attacks.evaluate import evaluate_attacks
+    from raygrid.formats import EncodeSettings, EvalSettings
+    from raygrid.models import load_tokenizer, load_trained
+    from raygrid.tasks import get_task, load_rows
+
+    cell = run_cell(_xnli_spec(model_dir, seed, settings), out, _sources(data_dir), device="cpu")  # reused if trained
+    assert cell.target_checkpoint is not None
+    task = get_task("xnli")
+    from raygrid.formats import get_format
+
+    model = load_trained(cell.target_checkpoint, get_format(task.format).head)
+    tokenizer = load_tokenizer(str(cell.target_checkpoint))
+    length = settings.xnli.max_seq_length or 64
+    eval_settings = EvalSettings(encode=EncodeSettings(max_seq_length=length, doc_stride=length // 2), device="cpu")
+    built = [get_attack(a["name"], **dict(a.get("params", {}))) for a in attacks]
+    out_map: dict[str, dict[str, tuple[float, float]]] = {}
+    for language in ("en", *XNLI_LANGUAGES):
+        rows = load_rows(task, Split.TEST, language, _sources(data_dir), max_examples=settings.max_eval_examples, seed=seed)
+        for result in evaluate_attacks(model, tokenizer, task, language, rows, built, settings=eval_settings, seed=seed):
+            out_map.setdefault(result.attack, {})[language] = (result.clean_accuracy, result.robust_accuracy)
+    return out_map
+
+
+__all__ = ["CELL_OVERRIDES", "EffectSettings", "attack_drop", "intermediate_gain", "zero_shot"]

@@ -1,0 +1,174 @@
+"""Phase 1 in the world: a tiny XLM-R masked LM pretrained on the world corpus.
+
+The tokenizer is raygrid's offline XLM-R-style Unigram tokenizer
+(:func:`raygrid.testing.tiny.train_tokenizer`: multi-script initial
+alphabet, byte fallback) trained on the corpus; the model is an
+``XLMRobertaForMaskedLM`` trained with RoBERTa's masking (15% of tokens:
+80% ``<mask>``, 10% a random token, 10% unchanged) for a fixed number of
+steps, seeded, on the CPU. The result is saved with ``save_pretrained``
+(safetensors) next to its tokenizer, so ``from_pretrained(dir)`` loads it as
+any XLM-R checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """Model sizes and the MLM schedule (defaults: about 2 minutes on 2 CPUs)."""
+
+    vocab_size: int = 4500
+    hidden_size: int = 64
+    num_hidden_layers: int = 3
+    num_attention_heads: int = 4
+    intermediate_size: int = 128
+    max_length: int = 64
+    steps: int = 3600
+    batch_size: int = 32
+    learning_rate: float = 2e-3
+    warmup_steps: int = 100
+    weight_decay: float = 0.01
+    mask_rate: float = 0.15
+    threads: int = 1  # a 64-wide model gains little from 2; on a shared CPU, OpenMP spin-waits cost far more
+
+
+def _mask(ids: Any, special: Any, vocab: int, mask_id: int, rate: float, gen: Any) -> tuple[Any, Any]:
+    import torch
+
+    labels = ids.clone()
+    chosen = (torch.rand(ids.shape, generator=gen) < rate) & ~special
+    labels[~chosen] = -100
+    u = torch.rand(ids.shape, generator=gen)
+    inputs = ids.clone()
+    inputs[chosen & (u < 0.8)] = mask_id
+    rand_pos = chosen & (u >= 0.8) & (u < 0.9)
+    inputs[rand_pos] = torch.randint(5, vocab, ids.shape, generator=gen)[rand_pos]
+    return inputs, labels
+
+
+def pretrain(
+    lines: Sequence[str],
+    out_dir: Path,
+    *,
+    seed: int,
+    config: PretrainConfig = PretrainConfig(),
+    log: Callable[[str], None] = lambda message: None,
+) -> dict[str, Any]:
+    """Trains tokenizer + MLM on ``lines`` and saves both to ``out_dir``.
+
+    Returns:
+        What was measured: seconds, the final MLM loss, parameter count.
+    """
+    import torch
+    from transformers import XLMRobertaConfig, XLMRobertaForMaskedLM
+
+    from raygrid.testing.tiny import train_tokenizer
+
+    started = time.perf_counter()
+    cpu_started = time.process_time()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(config.threads)
+    try:
+        tokenizer = train_tokenizer(lines, vocab_size=config.vocab_size)
+        encoded = tokenizer(list(lines), truncation=True, max_length=config.max_length)["input_ids"]
+        model_config = XLMRobertaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=config.hidden_size,
+            num_hidden_layers=config.num_hidden_layers,
+            num_attention_heads=config.num_attention_heads,
+            intermediate_size=config.intermediate_size,
+            max_position_embeddings=514,
+            type_vocab_size=1,
+            pad_token_id=tokenizer.pad_token_id,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+        )
+        rng_state = torch.random.get_rng_state()
+        torch.manual_seed(seed)
+        try:
+            model = XLMRobertaForMaskedLM(model_config)
+        finally:
+            torch.random.set_rng_state(rng_state)
+        gen = torch.Generator().manual_seed(seed)
+        order = random.Random(seed)
+        params = [p for p in model.parameters() if p.requires_grad]
+        decay = [p for p in params if p.dim() >= 2]
+        no_decay = [p for p in params if p.dim() < 2]
+        opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=config.learning_rate,
+        )
+
+        def lr_at(step: int) -> float:
+            if step < config.warmup_steps:
+                return (step + 1) / config.warmup_steps
+            progress = (step - config.warmup_steps) / max(1, config.steps - config.warmup_steps)
+            return 0.5 * (1 + math.cos(math.pi * progress))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_at)
+        pad = tokenizer.pad_token_id
+        specials = torch.tensor(sorted(set(tokenizer.all_special_ids)))
+        indices: list[int] = []
+        model.train()
+        losses: list[float] = []
+        for step in range(config.steps):
+            if len(indices) < config.batch_size:
+                fresh = list(range(len(encoded)))
+                order.shuffle(fresh)
+                indices.extend(fresh)
+            batch = [encoded[i] for i in indices[: config.batch_size]]
+            del indices[: config.batch_size]
+            width = max(len(b) for b in batch)
+            ids = torch.full((len(batch), width), pad, dtype=torch.long)
+            for row, b in enumerate(batch):
+                ids[row, : len(b)] = torch.tensor(b)
+            attention = (ids != pad).long()
+            special = torch.isin(ids, specials)
+            inputs, labels = _mask(ids, special, len(tokenizer), tokenizer.mask_token_id, config.mask_rate, gen)
+            # The LM head only on the masked positions: most of a tiny model's cost is the vocabulary.
+            hidden = model.roberta(input_ids=inputs, attention_mask=attention).last_hidden_state
+            chosen = labels != -100
+            logits = model.lm_head(hidden[chosen])
+            loss = torch.nn.functional.cross_entropy(logits, labels[chosen])
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            opt.step()
+            sched.step()
+            opt.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            if (step + 1) % 100 == 0:
+                recent = losses[-100:]
+                log(
+                    f"pretraining step {step + 1}/{config.steps}: MLM loss {sum(recent) / len(recent):.3f} "
+                    f"({time.perf_counter() - started:.0f} s)"
+                )
+        model.eval()
+        out_dir.mkdir(parents=True, exist_ok=True)
+        model.save_pretrained(out_dir)  # safetensors
+        tokenizer.save_pretrained(out_dir)
+        tail = losses[-100:]
+        measured = {
+            "seconds": round(time.perf_counter() - started, 1),
+            "cpu_seconds": round(time.process_time() - cpu_started, 1),  # all threads together
+            "final_mlm_loss": round(sum(tail) / len(tail), 4),
+            "parameters": sum(p.numel() for p in model.parameters()),
+            "vocab_size": len(tokenizer),
+            "lines": len(lines),
+            "config": asdict(config),
+        }
+        (out_dir / "raygrid_world_model.json").write_text(json.dumps(measured, indent=2) + "\n")
+        return measured
+    finally:
+        torch.set_num_threads(threads)
+
+
+__all__ = ["PretrainConfig", "pretrain"]

@@ -1,0 +1,152 @@
+"""The world generator: deterministic, in the catalogue's schemas, in real scripts."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from raygrid.errors import ConfigError
+from raygrid.world import WorldConfig, build_world
+from raygrid.world.build import write_corpus, write_data
+from raygrid.world.grammar import NounPhrase, Proposition, realise
+from raygrid.world.lexicon import LANGUAGES, PROFILES, build_lexicon, content_concepts
+from raygrid.world.tasks import TARGET_LANGUAGES, lexicons, nli_pair, paraphrase_pair
+
+SMALL = WorldConfig(
+    sizes={"intermediate_train": 40, "qa_train": 20, "pawsx_train": 12, "dev": 16, "test": 16},
+)
+SMALL = replace(SMALL, corpus=replace(SMALL.corpus, lines_per_language=30))
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_same_seed_same_files_other_seed_other_files(tmp_path: Path) -> None:
+    write_data(tmp_path / "a", 3, SMALL)
+    write_data(tmp_path / "b", 3, SMALL)
+    write_data(tmp_path / "c", 4, SMALL)
+    write_corpus(tmp_path / "ca", 3, SMALL)
+    write_corpus(tmp_path / "cb", 3, SMALL)
+    a, b, c = _tree(tmp_path / "a"), _tree(tmp_path / "b"), _tree(tmp_path / "c")
+    assert a == b and _tree(tmp_path / "ca") == _tree(tmp_path / "cb")
+    assert a.keys() == c.keys() and a != c
+
+
+def test_every_file_loads_through_load_rows(tmp_path: Path) -> None:
+    from raygrid.tasks import DataSources, get_task, load_rows
+
+    files = write_data(tmp_path, 0, SMALL)
+    sources = DataSources(local_dirs=[tmp_path])
+    expected = {"mnli/train.en", "mnli/dev.en", "qqp/train.en", "qqp/dev.en", "squad/train.en", "squad/dev.en",
+                "pawsx/train.en"}  # fmt: skip
+    for task, langs in TARGET_LANGUAGES.items():
+        splits = ("test",) if task == "xquad" else ("dev", "test")
+        expected |= {f"{task}/{s}.{lang}" for lang in langs for s in splits}
+    assert set(files) == expected
+    for name, n in files.items():
+        task, rest = name.split("/")
+        split, lang = rest.split(".")
+        assert lang in get_task(task).languages
+        rows = load_rows(task, split, lang, sources)
+        assert len(rows) == n == SMALL.sizes["pawsx_train" if name == "pawsx/train.en" else
+                                            "intermediate_train" if split == "train" and task != "squad" else
+                                            "qa_train" if split == "train" else split]  # fmt: skip
+        if "label" in rows.column_names:
+            n_labels = len(get_task(task).label_names)
+            assert set(rows["label"]) <= set(range(n_labels)) and len(set(rows["label"])) >= 2
+
+
+def test_qa_answers_are_spans_of_the_context(tmp_path: Path) -> None:
+    write_data(tmp_path, 1, SMALL)
+    for path in [tmp_path / "squad" / "train.en.jsonl", *sorted((tmp_path / "xquad").glob("*.jsonl"))]:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            row = json.loads(line)
+            (text,), (start,) = row["answers"]["text"], row["answers"]["answer_start"]
+            assert text and row["context"][start : start + len(text)] == text, (path, row)
+            assert text not in row["question"]
+
+
+def test_languages_are_written_in_their_scripts() -> None:
+    from raygrid.attacks.scripts import LANGUAGE_SCRIPT_SETS, word_script
+
+    for code in LANGUAGES:
+        lex = build_lexicon(code, 0, 0.4)
+        allowed = LANGUAGE_SCRIPT_SETS[code]
+        for concept, _ in content_concepts():
+            for word in lex.words[concept]:
+                assert word_script(word) in allowed, (code, concept, word)
+
+
+def test_cognates_share_and_fresh_words() -> None:
+    english = build_lexicon("en", 0, 0.4)
+    for code in LANGUAGES[1:]:
+        lex = build_lexicon(code, 0, 0.4)
+        share = len(lex.cognates) / len(content_concepts())
+        assert 0.2 < share < 0.6, (code, share)
+        words = [w for forms in lex.words.values() for w in forms]
+        assert len(set(words)) == len(words)  # no homonyms: meaning is recoverable
+        if PROFILES[code].script == "Latin":  # a Latin cognate keeps most of the English spelling
+            for concept in lex.cognates:
+                first = english.word(concept)[0].replace("c", "k").replace("y", "i")
+                assert lex.word(concept)[0] == first, (code, concept, lex.word(concept))
+
+
+def test_word_order_differs_between_languages() -> None:
+    lex = lexicons(0, 0.4)
+    p = Proposition(NounPhrase("dog"), "sees", NounPhrase("cat"))
+    positions = {}
+    for code in ("en", "ar", "hi"):
+        r = realise(p, lex[code])
+        verb = r.text.index(lex[code].word("sees"))
+        positions[code] = (r.spans["subject"][0] < verb, r.spans["object"][0] < verb)
+    assert positions == {"en": (True, False), "ar": (False, False), "hi": (True, True)}  # SVO, VSO, SOV
+
+
+def test_labels_follow_the_relations() -> None:
+    import random
+
+    rng = random.Random(0)
+    for _ in range(200):
+        premise, hypothesis, label = nli_pair(rng)
+        if label == 2 and premise.negated != hypothesis.negated:
+            assert (premise.subject, premise.object) == (hypothesis.subject, hypothesis.object)
+        p, q, label = paraphrase_pair(rng)
+        assert (p == q) == (label == 1)
+        assert {p.subject.noun, p.object.noun} == {q.subject.noun, q.object.noun}  # same words either way
+
+
+def test_build_is_cached_and_refuses_foreign_folders(tmp_path: Path) -> None:
+    world = build_world(tmp_path / "w", seed=0, config=SMALL, with_model=False)
+    again = build_world(tmp_path / "w", seed=0, config=SMALL, with_model=False)
+    assert not world.reused and again.reused and again.manifest == world.manifest
+    other = build_world(tmp_path / "w", seed=1, config=SMALL, with_model=False)
+    assert not other.reused and other.manifest["seed"] == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(ConfigError, match="refusing to replace"):
+        build_world(foreign, config=SMALL, with_model=False)
+    assert (foreign / "notes.txt").read_text() == "keep me"
+
+
+def test_cli_world_build_without_model(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "raygrid.cli", "world", "build", str(tmp_path / "w"), "--no-model", "--json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    manifest = json.loads(done.stdout)
+    assert manifest["model"] is None and manifest["files"]["xnli/test.de"] == 300
+    assert (tmp_path / "w" / "data" / "pawsx" / "test.ja.jsonl").is_file()
+    bad = subprocess.run(
+        [sys.executable, "-m", "raygrid.cli", "world", "build", str(tmp_path / "w"), "--pretrain-steps", "0"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "--pretrain-steps" in bad.stderr
