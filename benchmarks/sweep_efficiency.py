@@ -150,11 +150,20 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
             while not stop.is_set():
                 done = len(list(trials_dir.glob("*.json"))) if trials_dir.is_dir() else 0
                 samples.append((time.perf_counter(), _rss_mib(), done))
+                if args.trace and len(snapshots) < 2 and done >= args.trials * (len(snapshots) + 1) // 3:
+                    import tracemalloc
+
+                    snapshots.append((done, tracemalloc.take_snapshot()))
                 if len(samples) % 30 == 1:  # a progress line a minute: a long run killed midway still says something
                     print(json.dumps({"t_s": round(samples[-1][0] - started, 1), "trials_finished": done,
                                       "driver_rss_mib": round(samples[-1][1], 1)}), file=sys.stderr, flush=True)  # fmt: skip
                 stop.wait(2.0)
 
+        snapshots: list[Any] = []
+        if args.trace:  # where the driver's Python heap grows: a snapshot at 1/3 and 2/3 of the trials
+            import tracemalloc
+
+            tracemalloc.start(8)
         rss_before = _rss_mib()
         started = time.perf_counter()
         thread = threading.Thread(target=sample, daemon=True)
@@ -169,8 +178,15 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
     growth_kib = float("nan")
     if len(half) >= 2 and half[-1][2] > half[0][2]:
         growth_kib = (half[-1][1] - half[0][1]) * 1024 / (half[-1][2] - half[0][2])
+    growth_sites = []
+    if len(snapshots) == 2:
+        (n0, first), (n1, second) = snapshots
+        for stat in second.compare_to(first, "traceback")[:8]:
+            frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in stat.traceback[-4:]]
+            growth_sites.append({"kib_per_trial": round(stat.size_diff / 1024 / max(1, n1 - n0), 2), "where": frames})
     return {
         "mode": "memory",
+        "python_heap_growth_sites": growth_sites,
         "trials": outcome.progress["trials_finished"],
         "wall_s": round(wall, 1),
         "driver_rss_before_mib": round(rss_before, 1),
@@ -191,6 +207,7 @@ def main() -> None:
     p.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
     p = sub.add_parser("memory")
     p.add_argument("--trials", type=int, default=1000)
+    p.add_argument("--trace", action="store_true", help="tracemalloc: where the driver's heap grows (slower)")
     p.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
