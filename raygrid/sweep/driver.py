@@ -49,6 +49,24 @@ def resolve_paths(spec: SweepSpec) -> SweepSpec:
     return spec.replace(**changes) if changes else spec
 
 
+def check_local_model(spec: SweepSpec) -> None:
+    """A model path that cannot be a hub id (``./x``, ``/x``, ``~/x``,
+    ``a/b/c``) must exist before anything starts, or every trial would fail
+    on a "not found on the hub" error much later."""
+    name = spec.model.name_or_path
+    path = Path(name).expanduser()
+    looks_local = name.startswith((".", "/", "~")) or name.count("/") > 1
+    if not looks_local or path.exists() or "://" in name:
+        return
+    hint = ""
+    if Path(name).parts[:2] == (".cache", "world"):
+        hint = " (the demo's world: run `raygrid world build .cache/world` or `make demo` first)"
+    raise ConfigError(
+        f"{spec.source}: model.name_or_path: no such directory {name!r}{hint}; "
+        "allowed: an existing local model directory or a hub id (org/name)"
+    )
+
+
 def sweep_dir_of(spec: SweepSpec) -> Location:
     return Location.of(spec.sweep_uri)
 
@@ -125,6 +143,7 @@ def run_sweep(
     """Runs a sweep to the end (or resumes it, if its folder exists with the
     same spec). A folder started with a different spec is refused with what
     changed."""
+    check_local_model(spec)
     spec = resolve_paths(spec)
     sweep_dir = sweep_dir_of(spec)
     if sweep_dir.remote:
