@@ -92,22 +92,31 @@ def initial_alphabet(texts: Iterable[str]) -> list[str]:
     return sorted(c for c in chars if c.isprintable())
 
 
-def train_tokenizer(texts: Sequence[str], *, vocab_size: int = 6000, model_max_length: int = 512):  # type: ignore[no-untyped-def]
+#: One character of an unspaced East Asian script: kana, Han, CJK punctuation and full-width forms.
+CJK_CHARACTER = "[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]"
+
+
+def train_tokenizer(texts: Sequence[str], *, vocab_size: int = 6000, model_max_length: int = 512, split_cjk: bool = False):  # type: ignore[no-untyped-def]
     """Trains an XLM-R-style Unigram tokenizer offline.
+
+    ``split_cjk`` makes every Han, kana and CJK punctuation character a
+    piece of its own (as mBERT does), so that pieces never straddle the
+    unmarked word boundaries of unspaced scripts.
 
     Ids 0-4 are ``<s> <pad> </s> <unk> <mask>``, followed by the 256 byte
     pieces used by byte fallback, then the learned pieces. Pairs are encoded
     as XLM-R does: ``<s> A </s></s> B </s>``.
     """
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
     from transformers import PreTrainedTokenizerFast
 
     alphabet = initial_alphabet(texts)
     tok = Tokenizer(models.Unigram())
     tok.normalizer = normalizers.NFKC()  # XLM-R's SentencePiece uses nmt_nfkc
-    tok.pre_tokenizer = pre_tokenizers.Sequence(
-        [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")]
-    )
+    steps = [pre_tokenizers.WhitespaceSplit(), pre_tokenizers.Metaspace(replacement="▁", prepend_scheme="always")]
+    if split_cjk:
+        steps.append(pre_tokenizers.Split(Regex(CJK_CHARACTER), behavior="isolated"))
+    tok.pre_tokenizer = pre_tokenizers.Sequence(steps)
     trainer = trainers.UnigramTrainer(
         vocab_size=max(vocab_size - len(BYTE_TOKENS), len(alphabet) + len(SPECIAL_TOKENS) + 16),
         special_tokens=list(SPECIAL_TOKENS),

@@ -38,6 +38,7 @@ class PretrainConfig:
     warmup_steps: int = 100
     weight_decay: float = 0.01
     mask_rate: float = 0.15
+    split_cjk: bool = False  # True: one piece per Han/kana character (docs/world.md, "Iterations")
     threads: int = 1  # a 64-wide model gains little from 2; on a shared CPU, OpenMP spin-waits cost far more
 
 
@@ -78,7 +79,7 @@ def pretrain(
     threads = torch.get_num_threads()
     torch.set_num_threads(config.threads)
     try:
-        tokenizer = train_tokenizer(lines, vocab_size=config.vocab_size)
+        tokenizer = train_tokenizer(lines, vocab_size=config.vocab_size, split_cjk=config.split_cjk)
         encoded = tokenizer(list(lines), truncation=True, max_length=config.max_length)["input_ids"]
         model_config = XLMRobertaConfig(
             vocab_size=len(tokenizer),

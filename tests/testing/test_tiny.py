@@ -45,3 +45,23 @@ def test_same_seed_same_model(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "a" / "tokenizer.json").read_text()) == json.loads(
         (tmp_path / "b" / "tokenizer.json").read_text()
     )
+
+
+def test_split_cjk_keeps_han_and_kana_pieces_inside_words(tmp_path: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from raygrid.testing.tiny import train_tokenizer
+
+    # Unspaced text where "山水" recurs: without splitting, the trainer learns
+    # pieces across word boundaries; with it, every CJK character is a piece.
+    lines = ["山水火木金土。", "山水日月。", "the dog sees the cat.", "犬がネコを見る。"] * 50
+    plain = train_tokenizer(lines, vocab_size=6000)
+    assert any(len(p.strip("▁")) > 1 for p in plain.tokenize("山水火木金土。"))
+    split = train_tokenizer(lines, vocab_size=6000, split_cjk=True)
+    split.save_pretrained(tmp_path)
+    reloaded = AutoTokenizer.from_pretrained(tmp_path)  # the pre-tokenizer travels with tokenizer.json
+    text = "山水火木金土。 the dog 犬がネコ"
+    pieces = reloaded.tokenize(text)
+    assert [p for p in pieces if p.strip("▁") and "\u3000" <= p.strip("▁")[0] <= "\u9fff"] == list("山水火木金土。") + list("犬がネコ")
+    ids = reloaded(text)["input_ids"]
+    assert reloaded.decode(ids, skip_special_tokens=True) == text
