@@ -31,6 +31,7 @@ Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import pickle
@@ -306,6 +307,46 @@ class CellPruningScheduler(FIFOScheduler):
         return TrialScheduler.CONTINUE
 
 
+#: What Tune keeps of a finished trial's last result (raygrid's own record
+#: of the trial is ``<sweep>/trials/<key>.json``).
+KEPT_RESULT_KEYS = frozenset({OBJECTIVE, "raygrid_done", "raygrid_failed", "raygrid_reused", "done",
+                              "training_iteration", "trial_id", "time_total_s"})  # fmt: skip
+
+
+class TrimFinishedTrials(tune.Callback):
+    """Drops what Tune's controller would otherwise hold for the sweep's life
+    about every finished trial: its metric analysis (max/min/avg/last-n of
+    every auto-filled metric, with the last-n deques) and its full last
+    result. The driver's memory then stops growing with those per finished
+    trial (docs/benchmarks.md, "Driver memory"); raygrid reads neither:
+    its trial records, Optuna studies and results store hold the outcome."""
+
+    def on_trial_complete(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        trim_trial(trial)
+
+    def on_trial_error(self, iteration: int, trials: list[Any], trial: Any, **info: Any) -> None:
+        trim_trial(trial)
+
+
+class _NoMissingMetricsWarning(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to fetch metrics for")
+
+
+def _quiet_missing_trial_metrics() -> None:
+    log = logging.getLogger("ray.tune.analysis.experiment_analysis")
+    if not any(isinstance(f, _NoMissingMetricsWarning) for f in log.filters):
+        log.addFilter(_NoMissingMetricsWarning())
+
+
+def trim_trial(trial: Any) -> None:
+    meta = trial.run_metadata
+    meta.metric_analysis = {}
+    meta.metric_n_steps = {}
+    last = meta.last_result or {}
+    meta.last_result = {k: v for k, v in last.items() if k in KEPT_RESULT_KEYS}
+
+
 class ProgressCallback(tune.Callback):
     """A live progress line: cells done/total, trials running, best per cell,
     elapsed and estimated time left."""
@@ -474,7 +515,13 @@ def run_tuner(
     if spec.max_concurrent_trials:
         concurrency = min(concurrency, spec.max_concurrent_trials)
     trainable = tune.with_resources(trial_function or _trial, {"CPU": 0, TRIAL_RESOURCE: 0.01})  # same on restore
-    callbacks = [] if quiet else [ProgressCallback()]
+    callbacks: list[Any] = [TrimFinishedTrials()] + ([] if quiet else [ProgressCallback()])
+    # Tune's own CSV/JSON/TensorBoard logger per trial: raygrid writes its
+    # records and TensorBoard curves itself (<sweep>/trials, <sweep>/tensorboard).
+    # Tune's end-of-run analysis then finds no result.json per trial and
+    # would log a line for each; raygrid never reads those dataframes.
+    os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
+    _quiet_missing_trial_metrics()
     sweep_dir = Location.of(sweep_dir)
     tune_fs, tune_path = (sweep_dir / TUNE_DIR).arrow()
     if restore and tune.Tuner.can_restore(tune_path, storage_filesystem=tune_fs):

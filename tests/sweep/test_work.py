@@ -76,3 +76,24 @@ def test_token_cache_is_in_the_sweep_or_node_local_for_s3(tmp_path, monkeypatch)
     remote = token_cache_dir(Location.of("s3://bucket/sweeps/demo"))
     assert remote.is_relative_to(tmp_path / "node") and remote.name == "tokens"
     assert remote != token_cache_dir(Location.of("s3://bucket/sweeps/other"))
+
+
+def test_finished_trials_are_trimmed_to_what_raygrid_reads() -> None:
+    from types import SimpleNamespace
+
+    from ray.tune.trainable.metadata import _TrainingRunMetadata
+
+    from raygrid.sweep.ray_backend import OBJECTIVE, TrimFinishedTrials
+
+    meta = _TrainingRunMetadata()
+    result = {OBJECTIVE: 0.7, "raygrid_done": 1.0, "training_iteration": 3, "time_this_iter_s": 0.2,
+              "config": {"unit": {"key": "x" * 500}}, "pid": 42, "hostname": "h"}  # fmt: skip
+    meta.last_result = result
+    for metric in ("objective", "time_this_iter_s", "pid", "timestamp"):
+        meta.update_metric(metric, 1.0)
+    trial = SimpleNamespace(run_metadata=meta)
+    before = len(meta.get_json_state())
+    TrimFinishedTrials().on_trial_complete(iteration=1, trials=[trial], trial=trial)
+    assert meta.metric_analysis == {} and meta.metric_n_steps == {}
+    assert meta.last_result == {OBJECTIVE: 0.7, "raygrid_done": 1.0, "training_iteration": 3}
+    assert len(meta.get_json_state()) < before / 3  # the cached JSON is rebuilt from the trimmed state
