@@ -105,6 +105,26 @@ def write_data(root: Path, seed: int, config: WorldConfig) -> dict[str, int]:
     return written
 
 
+def translation_pairs(seed: int, config: WorldConfig) -> list[tuple[str, str]]:
+    """(English word, its translation) for every content word form of every
+    other language; Arabic nouns and adjectives also with their article prefix."""
+    lex = lexicons(seed, config.cognate_share)
+    english = lex["en"]
+    pairs: list[tuple[str, str]] = []
+    for code, other in lex.items():
+        if code == "en":
+            continue
+        for concept, forms in other.words.items():
+            for variant, word in enumerate(forms):
+                pairs.append((english.word(concept, variant), word))
+                if code == "ar":
+                    pairs.append((english.word(concept, variant), other.functions()["the"] + word))
+        for function in ("not", "in", "who", "whom", "where"):
+            if other.functions()[function]:
+                pairs.append((english.functions()[function], other.functions()[function]))
+    return pairs
+
+
 def write_corpus(root: Path, seed: int, config: WorldConfig) -> list[str]:
     """Writes ``<lang>.txt`` per language under ``root``; returns every line (language order)."""
     by_language = corpus_lines(lexicons(seed, config.cognate_share), seed, config.corpus)
@@ -162,7 +182,8 @@ def build_world(
         model: dict[str, Any] | None = None
         if with_model:
             log(f"world: pretraining a tiny XLM-R on {len(lines)} corpus lines")
-            model = pretrain(lines, tmp / "model", seed=seed, config=config.pretrain, log=log)
+            model = pretrain(lines, tmp / "model", seed=seed, config=config.pretrain, log=log,
+                             translations=translation_pairs(seed, config))  # fmt: skip
         manifest = {
             "key": key,
             "generator_version": GENERATOR_VERSION,

@@ -28,6 +28,7 @@ from raygrid.tasks.types import Split
 
 #: Hyper-parameters of the effect cells (a tiny model wants a large learning rate).
 CELL_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=3.0, batch_size=32, max_seq_length=64)
+XNLI_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=10.0, batch_size=32, max_seq_length=64)  # 3000 rows: 940 steps
 PAWSX_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=8.0, batch_size=16, max_seq_length=64)  # 64 rows: 32 steps
 XNLI_LANGUAGES: tuple[str, ...] = ("ar", "de", "hi", "ru", "sw", "zh")
 PAWSX_LANGUAGES: tuple[str, ...] = ("de", "ja", "zh")
@@ -39,7 +40,7 @@ class EffectSettings:
 
     max_train_examples: int | None = 3000
     max_eval_examples: int | None = 200
-    xnli: Overrides = CELL_OVERRIDES
+    xnli: Overrides = XNLI_OVERRIDES
     pawsx: Overrides = PAWSX_OVERRIDES
     qqp: Overrides = CELL_OVERRIDES
 
@@ -138,4 +139,4 @@ def attack_drop(
     return out_map
 
 
-__all__ = ["CELL_OVERRIDES", "EffectSettings", "attack_drop", "intermediate_gain", "zero_shot"]
+__all__ = ["CELL_OVERRIDES", "XNLI_OVERRIDES", "EffectSettings", "attack_drop", "intermediate_gain", "zero_shot"]

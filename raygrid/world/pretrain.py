@@ -39,6 +39,12 @@ class PretrainConfig:
     weight_decay: float = 0.01
     mask_rate: float = 0.15
     split_cjk: bool = False  # True: one piece per Han/kana character (docs/world.md, "Iterations")
+    # Dictionary alignment (docs/world.md, "What is in it"): the MLM loss plus
+    # ``alignment_weight`` x the mean squared distance between the input
+    # embeddings of each one-token foreign word and of its English
+    # translation (explicit-alignment multilingual pretraining); 0: MLM only.
+    # Without it the tiny model learns no alignment in its budget (docs/world.md).
+    alignment_weight: float = 10.0
     threads: int = 1  # a 64-wide model gains little from 2; on a shared CPU, OpenMP spin-waits cost far more
 
 
@@ -56,6 +62,28 @@ def _mask(ids: Any, special: Any, vocab: int, mask_id: int, rate: float, gen: An
     return inputs, labels
 
 
+def _one_token_pairs(tokenizer: Any, translations: Sequence[tuple[str, str]]) -> tuple[Any, Any]:
+    """(English token ids, foreign token ids) of every translation whose
+    foreign word is one token (the English side: its first token)."""
+    import torch
+
+    space = _space_id(tokenizer)
+    english: list[int] = []
+    foreign: list[int] = []
+    for en, other in translations:
+        source = [t for t in tokenizer(en, add_special_tokens=False)["input_ids"] if t != space]
+        target = [t for t in tokenizer(other, add_special_tokens=False)["input_ids"] if t != space]
+        if len(target) == 1 and source and target[0] not in source:
+            english.append(source[0])
+            foreign.append(target[0])
+    return torch.tensor(english, dtype=torch.long), torch.tensor(foreign, dtype=torch.long)
+
+
+def _space_id(tokenizer: Any) -> int | None:
+    ids = tokenizer.convert_tokens_to_ids(["▁"])
+    return ids[0] if ids and ids[0] != tokenizer.unk_token_id else None
+
+
 def pretrain(
     lines: Sequence[str],
     out_dir: Path,
@@ -63,8 +91,12 @@ def pretrain(
     seed: int,
     config: PretrainConfig = PretrainConfig(),
     log: Callable[[str], None] = lambda message: None,
+    translations: Sequence[tuple[str, str]] = (),
 ) -> dict[str, Any]:
     """Trains tokenizer + MLM on ``lines`` and saves both to ``out_dir``.
+
+    ``translations`` are (English word, word of another language) pairs,
+    pulled together by ``config.alignment_weight``.
 
     Returns:
         What was measured: seconds, the final MLM loss, parameter count.
@@ -100,6 +132,10 @@ def pretrain(
         finally:
             torch.random.set_rng_state(rng_state)
         gen = torch.Generator().manual_seed(seed)
+        pairs = _one_token_pairs(tokenizer, translations) if config.alignment_weight > 0 else None
+        anchored = 0 if pairs is None else len(pairs[0])
+        if pairs is not None:
+            log(f"dictionary alignment: {anchored} of {len(translations)} word pairs")
         order = random.Random(seed)
         params = [p for p in model.parameters() if p.requires_grad]
         decay = [p for p in params if p.dim() >= 2]
@@ -139,13 +175,17 @@ def pretrain(
             hidden = model.roberta(input_ids=inputs, attention_mask=attention).last_hidden_state
             chosen = labels != -100
             logits = model.lm_head(hidden[chosen])
-            loss = torch.nn.functional.cross_entropy(logits, labels[chosen])
+            loss = mlm = torch.nn.functional.cross_entropy(logits, labels[chosen])
+            if pairs is not None and anchored:
+                table = model.get_input_embeddings().weight
+                gap = table[pairs[1]] - table[pairs[0]]
+                loss = loss + config.alignment_weight * gap.pow(2).sum(1).mean()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             sched.step()
             opt.zero_grad(set_to_none=True)
-            losses.append(loss.item())
+            losses.append(mlm.item())
             if (step + 1) % 100 == 0:
                 recent = losses[-100:]
                 log(
@@ -164,6 +204,7 @@ def pretrain(
             "parameters": sum(p.numel() for p in model.parameters()),
             "vocab_size": len(tokenizer),
             "lines": len(lines),
+            "aligned_word_pairs": anchored,
             "config": asdict(config),
         }
         (out_dir / "raygrid_world_model.json").write_text(json.dumps(measured, indent=2) + "\n")

@@ -1,5 +1,6 @@
 """The world's three effects, measured through raygrid's own code path
-(``raygrid.world.effects``: ``run_cell`` and ``evaluate_attacks``), seed 0.
+(``raygrid.world.effects``: ``run_cell`` and ``evaluate_attacks``), seed 0
+(seeds 0-2 for the per-language check).
 
 Thresholds come from the seed variance measured by
 benchmarks/world_effects.py (docs/world.md, "Measured effects"). Effects the
@@ -20,28 +21,32 @@ from raygrid.world.effects import PAWSX_LANGUAGES, XNLI_LANGUAGES, attack_drop, 
 pytestmark = pytest.mark.e2e
 
 CHANCE_NLI = 1 / 3
-# docs/world.md, "Measured effects" (seeds 0-2): mean of de, hi, ru
-# 0.452 +- 0.040 (seed 0: 0.405); the threshold, chance + 0.04, sits 2 std
-# below the mean: it fails when transfer is gone, not on seed noise alone.
-TRANSFERRING = ("de", "hi", "ru")
-MIN_MEAN_ZERO_SHOT = 0.37
-# Attack (char_noise, rate 0.3): mean drop over 7 languages 0.202 +- 0.025; threshold 0.08 (almost 5 std below).
+# docs/world.md, "Measured effects" (seeds 0-2, XNLI cells of 10 epochs on
+# 3000 MNLI rows, 200 test rows per language).
+# Mean over the six non-English languages: 0.445, 0.423, 0.412 (seeds 0-2);
+# std 0.017; the threshold sits 2 std under the lowest: it fails when transfer is gone.
+MIN_MEAN_ZERO_SHOT = 0.38
+# Per language, mean over seeds 0-2: 0.402 (hi) to 0.472 (ru); one seed can
+# fall to chance in one language (ar 0.31 on seed 2), so every language is
+# checked on the three-seed mean, at chance + 0.025.
+MIN_ZERO_SHOT_EVERY_LANGUAGE = 0.36
+SEEDS = (0, 1, 2)
+# Attack (char_noise, rate 0.3): mean drop over 7 languages 0.206 +- 0.028; threshold 0.08 (over 4 std below).
 MIN_ATTACK_DROP = 0.08
-# Not yet reached (see docs/world.md): every language above chance, and a gain of QQP on PAWS-X.
-MIN_ZERO_SHOT_EVERY_LANGUAGE = 0.38
+# Not yet reached (see docs/world.md): a gain of QQP on PAWS-X.
 MIN_PAWSX_GAIN = 0.03
 
 
-def test_zero_shot_transfer_is_above_chance_in_the_languages_that_transfer(world, cells: Path) -> None:  # type: ignore[no-untyped-def]
+def test_zero_shot_transfer_is_above_chance_on_average(world, cells: Path) -> None:  # type: ignore[no-untyped-def]
     accuracy = zero_shot(world.model_dir, world.data_dir, cells, seed=0)
-    assert accuracy["en"] > 0.55  # the task is learnt in English
-    assert statistics.mean(accuracy[lang] for lang in TRANSFERRING) > MIN_MEAN_ZERO_SHOT > CHANCE_NLI, accuracy
+    assert accuracy["en"] > 0.7  # the task is learnt in English
+    assert statistics.mean(accuracy[lang] for lang in XNLI_LANGUAGES) > MIN_MEAN_ZERO_SHOT > CHANCE_NLI, accuracy
 
 
-@pytest.mark.xfail(strict=True, reason="ar, sw and zh stay at chance in the current world (docs/world.md)")
 def test_zero_shot_transfer_is_above_chance_in_every_language(world, cells: Path) -> None:  # type: ignore[no-untyped-def]
-    accuracy = zero_shot(world.model_dir, world.data_dir, cells, seed=0)
-    assert min(accuracy[lang] for lang in XNLI_LANGUAGES) > MIN_ZERO_SHOT_EVERY_LANGUAGE, accuracy
+    runs = [zero_shot(world.model_dir, world.data_dir, cells, seed=seed) for seed in SEEDS]
+    means = {lang: statistics.mean(run[lang] for run in runs) for lang in XNLI_LANGUAGES}
+    assert min(means.values()) > MIN_ZERO_SHOT_EVERY_LANGUAGE > CHANCE_NLI, means
 
 
 @pytest.mark.xfail(strict=True, reason="PAWS-X is not learnt from 64 rows or after QQP yet (docs/world.md)")

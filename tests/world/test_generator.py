@@ -150,3 +150,45 @@ def test_cli_world_build_without_model(tmp_path: Path) -> None:
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert bad.returncode == 2 and "--pretrain-steps" in bad.stderr
+
+
+def test_translation_pairs_cover_every_language_and_arabic_articles() -> None:
+    from raygrid.world.build import translation_pairs
+
+    pairs = translation_pairs(0, WorldConfig())
+    english = build_lexicon("en", 0, 0.5)
+    arabic = build_lexicon("ar", 0, 0.5)
+    assert ("dog", arabic.word("dog")) in pairs and ("dog", "ال" + arabic.word("dog")) in pairs
+    assert ("not", "nicht") in pairs and ("in", "में") in pairs
+    per_language = len(content_concepts()) * 2
+    assert len(pairs) >= per_language * (len(LANGUAGES) - 1)
+    assert all(en in {w for forms in english.words.values() for w in forms} | {"not", "in", "who", "whom", "where"}
+               for en, _ in pairs)  # fmt: skip
+
+
+def test_dictionary_alignment_pulls_translations_together(tmp_path: Path) -> None:
+    import torch
+    from safetensors.torch import load_file
+    from transformers import AutoTokenizer
+
+    from raygrid.world.build import translation_pairs
+    from raygrid.world.corpus import CorpusConfig, corpus_lines
+    from raygrid.world.pretrain import PretrainConfig, _one_token_pairs, pretrain
+
+    lex = lexicons(0, 0.5)
+    by_language = corpus_lines(lex, 0, CorpusConfig(lines_per_language=150))
+    lines = by_language["en"] + by_language["ru"]
+    russian_words = {w for forms in lex["ru"].words.values() for w in forms}
+    pairs = [(en, ru) for en, ru in translation_pairs(0, WorldConfig()) if ru in russian_words]
+    small = PretrainConfig(vocab_size=4000, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=32, steps=60, batch_size=8, warmup_steps=5)  # fmt: skip
+    distance = {}
+    for weight in (0.0, 10.0):
+        out = tmp_path / f"w{weight}"
+        measured = pretrain(lines, out, seed=0, config=replace(small, alignment_weight=weight), translations=pairs)
+        tokenizer = AutoTokenizer.from_pretrained(out)
+        english, foreign = _one_token_pairs(tokenizer, pairs)
+        assert len(english) >= 20 and measured["aligned_word_pairs"] == (len(english) if weight else 0)
+        (table,) = [t for k, t in load_file(out / "model.safetensors").items() if k.endswith("word_embeddings.weight")]
+        distance[weight] = float((table[foreign] - table[english]).norm(dim=1).mean())
+    assert distance[10.0] < 0.5 * distance[0.0], distance
