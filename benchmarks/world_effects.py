@@ -18,6 +18,10 @@ import time
 from pathlib import Path
 
 
+def _zero_shot_mean(accuracy: dict[str, float]) -> float:
+    return statistics.mean(v for lang, v in accuracy.items() if lang != "en")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--world", default=".cache/world")
@@ -53,9 +57,10 @@ def main() -> None:
     summary = {
         "xnli_zero_shot": {lang: stats([r["xnli_zero_shot"][lang] for r in per_seed]) for lang in per_seed[0]["xnli_zero_shot"]},
         "xnli_zero_shot_min_non_en": stats([min(r["xnli_zero_shot"][lang] for lang in langs) for r in per_seed]),
-        "pawsx_none": stats([statistics.mean(r["pawsx"]["none"].values()) for r in per_seed]),
-        "pawsx_qqp": stats([statistics.mean(r["pawsx"]["qqp"].values()) for r in per_seed]),
-        "pawsx_gain": stats([statistics.mean(r["pawsx"]["qqp"].values()) - statistics.mean(r["pawsx"]["none"].values()) for r in per_seed]),
+        "pawsx_none": stats([_zero_shot_mean(r["pawsx"]["none"]) for r in per_seed]),
+        "pawsx_qqp": stats([_zero_shot_mean(r["pawsx"]["qqp"]) for r in per_seed]),
+        "pawsx_gain": stats([_zero_shot_mean(r["pawsx"]["qqp"]) - _zero_shot_mean(r["pawsx"]["none"]) for r in per_seed]),
+        "pawsx_gain_en": stats([r["pawsx"]["qqp"]["en"] - r["pawsx"]["none"]["en"] for r in per_seed]),
     }
     for attack in per_seed[0]["attack"]:
         drops = [statistics.mean(c - a for c, a in r["attack"][attack].values()) for r in per_seed]

@@ -33,7 +33,7 @@ from raygrid.world.pretrain import PretrainConfig
 from raygrid.world.tasks import file_plan, lexicons
 
 #: Bump when the generator's output changes for the same seed and config.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 5
 MANIFEST = "world.json"
 
 DEFAULT_SIZES: Mapping[str, int] = {

@@ -198,19 +198,6 @@ def _english_question(
     return Realisation(b.text, dict(b.spans))
 
 
-def yes_no_question(p: Proposition, lex: Lexicon, style: Style = Style()) -> str:
-    """An English yes/no question with the meaning of ``p`` (QQP's surface)."""
-    assert lex.code == "en"
-    subj, _ = _noun_phrase(p.subject, lex, style, "")
-    obj, _ = _noun_phrase(p.object, lex, style, "")
-    verb = _word(lex, p.verb, style)
-    words = ["does", subj] + (["not"] if p.negated else []) + [lex.base.get(verb, verb), obj]
-    place = _place_phrase(p.place, lex, style)[0] if p.place else ""
-    if place and style.front_place:
-        return place + ", " + " ".join(words) + "?"
-    return " ".join(words + ([place] if place else [])) + "?"
-
-
 def swap_roles(p: Proposition) -> Proposition:
     """Subject and object exchanged (PAWS-style: same words, other meaning)."""
     return replace(p, subject=p.object, object=p.subject)
@@ -225,5 +212,4 @@ __all__ = [
     "random_style",
     "realise",
     "swap_roles",
-    "yes_no_question",
 ]

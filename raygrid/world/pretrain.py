@@ -109,6 +109,7 @@ def pretrain(
     started = time.perf_counter()
     cpu_started = time.process_time()
     threads = torch.get_num_threads()
+    rng_state = torch.random.get_rng_state()
     torch.set_num_threads(config.threads)
     try:
         tokenizer = train_tokenizer(lines, vocab_size=config.vocab_size, split_cjk=config.split_cjk)
@@ -125,12 +126,11 @@ def pretrain(
             bos_token_id=tokenizer.bos_token_id,
             eos_token_id=tokenizer.eos_token_id,
         )
-        rng_state = torch.random.get_rng_state()
+        # The global generator drives the initialisation and every dropout
+        # mask: seeded here, so the same seed gives the same model in any
+        # process; the caller's state comes back in the finally below.
         torch.manual_seed(seed)
-        try:
-            model = XLMRobertaForMaskedLM(model_config)
-        finally:
-            torch.random.set_rng_state(rng_state)
+        model = XLMRobertaForMaskedLM(model_config)
         gen = torch.Generator().manual_seed(seed)
         pairs = _one_token_pairs(tokenizer, translations) if config.alignment_weight > 0 else None
         anchored = 0 if pairs is None else len(pairs[0])
@@ -211,6 +211,7 @@ def pretrain(
         return measured
     finally:
         torch.set_num_threads(threads)
+        torch.random.set_rng_state(rng_state)
 
 
 __all__ = ["PretrainConfig", "pretrain"]

@@ -7,7 +7,7 @@ NLI (``mnli`` English train/dev, ``xnli`` dev/test per language)
     or the same in other words; neutral: it says more (an adjective or a
     place added) or names another object; contradiction: the negation is
     flipped or an adjective becomes its antonym.
-Paraphrase (``pawsx`` per language; ``qqp``: English yes/no questions)
+Paraphrase (``pawsx`` per language; ``qqp``: English pairs, QQP's columns)
     paraphrase: the same proposition in other words (synonyms, a fronted
     place); not a paraphrase: subject and object swapped or adjectives
     exchanged between them (PAWS-style: the same words, another meaning).
@@ -39,7 +39,6 @@ from raygrid.world.grammar import (
     random_style,
     realise,
     swap_roles,
-    yes_no_question,
 )
 from raygrid.world.lexicon import ANTONYMS, LANGUAGES, NOUNS, PLACES, Lexicon, build_lexicon
 
@@ -157,14 +156,18 @@ def pawsx_rows(rng: random.Random, lex: Lexicon, n: int, start_id: int = 1) -> l
 
 
 def qqp_rows(rng: random.Random, lex: Lexicon, n: int) -> list[Row]:
-    """GLUE QQP's schema: ``question1``, ``question2``, ``label``, ``idx`` (English)."""
+    """GLUE QQP's schema: ``question1``, ``question2``, ``label``, ``idx`` (English).
+
+    The pairs are statements, as PAWS-X's are: the world's QQP shares the
+    target's surface form as well as its relation. (With yes/no questions,
+    or half of each, the paraphrase relation learnt on QQP did not carry
+    over to PAWS-X statements: docs/world.md.)
+    """
     rows = []
     for i in range(n):
         p, q, label = paraphrase_pair(rng)
         sp, sq = _styles(rng, p, q)
-        rows.append(
-            {"question1": yes_no_question(p, lex, sp), "question2": yes_no_question(q, lex, sq), "label": label, "idx": i}
-        )
+        rows.append({"question1": realise(p, lex, sp).text, "question2": realise(q, lex, sq).text, "label": label, "idx": i})
     return rows
 
 

@@ -21,19 +21,21 @@ from raygrid.world.effects import PAWSX_LANGUAGES, XNLI_LANGUAGES, attack_drop, 
 pytestmark = pytest.mark.e2e
 
 CHANCE_NLI = 1 / 3
-# docs/world.md, "Measured effects" (seeds 0-2, XNLI cells of 10 epochs on
-# 3000 MNLI rows, 200 test rows per language).
-# Mean over the six non-English languages: 0.445, 0.423, 0.412 (seeds 0-2);
-# std 0.017; the threshold sits 2 std under the lowest: it fails when transfer is gone.
+# docs/world.md, "Measured effects" (generator v5, seeds 0-2; XNLI cells of
+# 10 epochs on 3000 MNLI rows, 200 test rows per language).
+# Mean over the six non-English languages: 0.415, 0.464, 0.432 (seeds 0-2),
+# 0.437 +- 0.025; the threshold sits 2 std under the mean.
 MIN_MEAN_ZERO_SHOT = 0.38
-# Per language, mean over seeds 0-2: 0.402 (hi) to 0.472 (ru); one seed can
-# fall to chance in one language (ar 0.31 on seed 2), so every language is
-# checked on the three-seed mean, at chance + 0.025.
+# Per language, mean over seeds 0-2: 0.385 (de) to 0.507 (ru); one seed can
+# leave one language at chance (de 0.315 on seed 0), so each language is
+# checked on its three-seed mean, at chance + 0.025.
 MIN_ZERO_SHOT_EVERY_LANGUAGE = 0.36
 SEEDS = (0, 1, 2)
-# Attack (char_noise, rate 0.3): mean drop over 7 languages 0.206 +- 0.028; threshold 0.08 (over 4 std below).
+# Attack (char_noise, rate 0.3): mean drop over 7 languages 0.234 +- 0.049; threshold 0.08 (3 std below).
 MIN_ATTACK_DROP = 0.08
-# Not yet reached (see docs/world.md): a gain of QQP on PAWS-X.
+# QQP -> PAWS-X, English test: +0.138 +- 0.023 over `none` (seed 0: +0.140); threshold 0.08 (2.5 std below).
+MIN_PAWSX_GAIN_EN = 0.08
+# Zero-shot (de, ja, zh): +0.015 +- 0.029, not distinguishable from 0 yet (docs/world.md).
 MIN_PAWSX_GAIN = 0.03
 
 
@@ -49,12 +51,18 @@ def test_zero_shot_transfer_is_above_chance_in_every_language(world, cells: Path
     assert min(means.values()) > MIN_ZERO_SHOT_EVERY_LANGUAGE > CHANCE_NLI, means
 
 
-@pytest.mark.xfail(strict=True, reason="PAWS-X is not learnt from 64 rows or after QQP yet (docs/world.md)")
 def test_the_intermediate_task_that_shares_structure_helps_its_target(world, cells: Path) -> None:  # type: ignore[no-untyped-def]
-    results = intermediate_gain(world.model_dir, world.data_dir, cells, seed=0)
-    none = statistics.mean(results["none"][lang] for lang in PAWSX_LANGUAGES)
-    qqp = statistics.mean(results["qqp"][lang] for lang in PAWSX_LANGUAGES)
-    assert qqp - none > MIN_PAWSX_GAIN, results
+    run = intermediate_gain(world.model_dir, world.data_dir, cells, seed=0)
+    assert run["qqp"]["en"] - run["none"]["en"] > MIN_PAWSX_GAIN_EN, run
+
+
+@pytest.mark.xfail(strict=True, reason="QQP's gain on PAWS-X does not reach the zero-shot languages yet (docs/world.md)")
+def test_the_intermediate_task_helps_its_target_zero_shot(world, cells: Path) -> None:  # type: ignore[no-untyped-def]
+    runs = [intermediate_gain(world.model_dir, world.data_dir, cells, seed=seed) for seed in SEEDS]
+    gain = statistics.mean(
+        statistics.mean(run["qqp"][lang] - run["none"][lang] for lang in PAWSX_LANGUAGES) for run in runs
+    )
+    assert gain > MIN_PAWSX_GAIN, runs
 
 
 def test_the_attack_suite_lowers_accuracy(world, cells: Path) -> None:  # type: ignore[no-untyped-def]

@@ -192,3 +192,23 @@ def test_dictionary_alignment_pulls_translations_together(tmp_path: Path) -> Non
         (table,) = [t for k, t in load_file(out / "model.safetensors").items() if k.endswith("word_embeddings.weight")]
         distance[weight] = float((table[foreign] - table[english]).norm(dim=1).mean())
     assert distance[10.0] < 0.5 * distance[0.0], distance
+
+
+def test_pretraining_is_deterministic_whatever_the_callers_random_state(tmp_path: Path) -> None:
+    import torch
+
+    from raygrid.world.corpus import CorpusConfig, corpus_lines
+    from raygrid.world.pretrain import PretrainConfig, pretrain
+
+    by_language = corpus_lines(lexicons(0, 0.5), 0, CorpusConfig(lines_per_language=60))
+    lines = by_language["en"] + by_language["de"]
+    small = PretrainConfig(vocab_size=4000, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
+                           intermediate_size=32, steps=20, batch_size=8, warmup_steps=2)  # fmt: skip
+    files = []
+    for caller_seed in (1, 2):
+        torch.manual_seed(caller_seed)  # dropout must not depend on what the caller did before
+        state = torch.random.get_rng_state()
+        pretrain(lines, tmp_path / str(caller_seed), seed=0, config=small)
+        assert torch.equal(torch.random.get_rng_state(), state)  # and the caller's state is left alone
+        files.append((tmp_path / str(caller_seed) / "model.safetensors").read_bytes())
+    assert files[0] == files[1]
