@@ -24,7 +24,8 @@ def _spec(model: str, storage: Path):  # type: ignore[no-untyped-def]
     )
 
 
-def test_a_missing_local_model_is_refused_before_anything_is_created(tmp_path: Path) -> None:
+def test_a_missing_local_model_is_refused_before_anything_is_created(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)  # a relative path, as the demo spec names it; the repo's own .cache/world may exist
     with pytest.raises(ConfigError, match=r"model\.name_or_path: no such directory '\.cache/world/model' \(the demo's world"):
         run_sweep(_spec(".cache/world/model", tmp_path / "runs"))
     assert not (tmp_path / "runs").exists()
