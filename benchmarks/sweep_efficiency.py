@@ -172,6 +172,8 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
         wall = time.perf_counter() - started
         stop.set()
         thread.join()
+    if args.samples:
+        Path(args.samples).write_text("".join(json.dumps({"t_s": round(t - started, 2), "rss_mib": round(r, 2), "trials_finished": d}) + "\n" for t, r, d in samples))
     peak = max(s[1] for s in samples)
     # growth per finished trial over the second half of the sweep (after warm-up)
     half = [s for s in samples if s[2] >= args.trials // 2]
@@ -179,14 +181,18 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
     if len(half) >= 2 and half[-1][2] > half[0][2]:
         growth_kib = (half[-1][1] - half[0][1]) * 1024 / (half[-1][2] - half[0][2])
     growth_sites = []
+    heap_growth_kib = float("nan")
     if len(snapshots) == 2:
         (n0, first), (n1, second) = snapshots
-        for stat in second.compare_to(first, "traceback")[:8]:
+        diff = second.compare_to(first, "traceback")
+        heap_growth_kib = sum(stat.size_diff for stat in diff) / 1024 / max(1, n1 - n0)
+        for stat in diff[:8]:
             frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in stat.traceback[-4:]]
             growth_sites.append({"kib_per_trial": round(stat.size_diff / 1024 / max(1, n1 - n0), 2), "where": frames})
     return {
         "mode": "memory",
         "python_heap_growth_sites": growth_sites,
+        "python_heap_growth_kib_per_trial": round(heap_growth_kib, 2),
         "trials": outcome.progress["trials_finished"],
         "wall_s": round(wall, 1),
         "driver_rss_before_mib": round(rss_before, 1),
@@ -208,6 +214,7 @@ def main() -> None:
     p = sub.add_parser("memory")
     p.add_argument("--trials", type=int, default=1000)
     p.add_argument("--trace", action="store_true", help="tracemalloc: where the driver's heap grows (slower)")
+    p.add_argument("--samples", help="write every (time, RSS, trials finished) sample here as JSON lines")
     p.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from raygrid.grid import Stage
 from raygrid.spec import parse_spec
 from raygrid.store import read_rows
@@ -97,3 +99,23 @@ def test_finished_trials_are_trimmed_to_what_raygrid_reads() -> None:
     assert meta.metric_analysis == {} and meta.metric_n_steps == {}
     assert meta.last_result == {OBJECTIVE: 0.7, "raygrid_done": 1.0, "training_iteration": 3}
     assert len(meta.get_json_state()) < before / 3  # the cached JSON is rebuilt from the trimmed state
+
+
+def test_finished_trials_release_freed_memory_every_n(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
+    from ray.tune.trainable.metadata import _TrainingRunMetadata
+
+    from raygrid.sweep import ray_backend
+
+    calls: list[int] = []
+    monkeypatch.setattr(ray_backend, "release_freed_memory", lambda: calls.append(1) or True)
+    callback = ray_backend.TrimFinishedTrials(release_every=3)
+    for n in range(7):
+        trial = SimpleNamespace(run_metadata=_TrainingRunMetadata())
+        if n % 2:
+            callback.on_trial_error(iteration=n, trials=[trial], trial=trial)
+        else:
+            callback.on_trial_complete(iteration=n, trials=[trial], trial=trial)
+    assert len(calls) == 2  # after the 3rd and the 6th finished trial, errored ones included
+    assert isinstance(ray_backend.release_freed_memory(), bool)  # the real one: glibc here, a no-op elsewhere
