@@ -38,5 +38,14 @@ def one_of(values: Iterable[object]) -> str:
 
 
 def unknown(kind: str, value: object, allowed: Iterable[object]) -> str:
-    """The standard 'unknown X' message: ``unknown task 'foo'; allowed: 'a' or 'b'``."""
-    return f"unknown {kind} {str(value)!r}; allowed: {one_of(sorted(str(a) for a in allowed))}"
+    """The standard 'unknown X' message: ``unknown task 'foo'; allowed: 'a' or 'b'``.
+
+    A close spelling among the allowed values is suggested at the end
+    (``...; did you mean 'mnli'?``).
+    """
+    import difflib
+
+    names = sorted(str(a) for a in allowed)
+    message = f"unknown {kind} {str(value)!r}; allowed: {one_of(names)}"
+    close = difflib.get_close_matches(str(value), names, n=1, cutoff=0.6)
+    return message + (f"; did you mean {close[0]!r}?" if close else "")

@@ -181,6 +181,24 @@ def _clean_view(frame: Any) -> Any:
     return clean[(clean["split"] == "test") | (~has_test & (clean["split"] == "dev"))]
 
 
+def _result_name(attack: str, known: list[str]) -> str:
+    """``attack`` as result rows name it: ``char_noise[mode=fixed]`` (a default
+    spelt out) is ``char_noise``; an unknown name raises the one-line error."""
+    import yaml
+
+    from raygrid.attacks import get_attack
+
+    name, _, inner = attack.partition("[")
+    try:
+        params = {k.strip(): yaml.safe_load(v) for k, v in (kv.split("=", 1) for kv in inner.rstrip("]").split(",") if kv)}
+        label = get_attack(name.strip(), **params).label
+    except (ConfigError, ValueError, TypeError, yaml.YAMLError):
+        label = None
+    if label not in known:
+        raise ConfigError(unknown("attack", attack, known))
+    return str(label)
+
+
 def best_config(
     sweep_dir: Path | str,
     *,
@@ -217,7 +235,7 @@ def best_config(
     primary = primary_metric(target)
     attacks = sorted(set(frame["attack"].unique()) - {NO_ATTACK})
     if attack is not None and attack not in attacks:
-        raise ConfigError(unknown("attack", attack, attacks))
+        attack = _result_name(attack, attacks)
     if metric is None:
         metric = "robust_accuracy" if attack is not None else primary
         if metric is None:

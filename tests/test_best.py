@@ -10,6 +10,7 @@ import pytest
 
 from analysis.synthetic import Planted, confirm_rows, trial_rows, write_sweep_dir
 from raygrid.cli import main
+from raygrid.errors import ConfigError
 from raygrid.query import best_config
 from raygrid.store import INDEX_DIR, ResultRow, read_results, write_run
 
@@ -113,3 +114,15 @@ def test_seed_inside_config_still_groups_the_seed_runs(tmp_path: Path) -> None:
     sweep = write_sweep_dir(tmp_path / "s", rows)
     best = best_config(sweep, target="xnli")
     assert best and all(b.n_seeds == 2 and len(b.checkpoints) == 2 and "seed" not in b.config for b in best)
+
+
+def test_an_attack_named_with_its_default_parameters_finds_its_rows(tmp_path: Path) -> None:
+    rows = confirm_rows(languages=("de", "en"), intermediates=("none", "mnli"), seeds=2,
+                        attacks=("char_noise", "char_noise[mode=adaptive]"), rng=0)  # fmt: skip
+    sweep = write_sweep_dir(tmp_path / "s", rows)
+    best = best_config(sweep, target="xnli", attack="char_noise[mode=fixed]")  # the default mode, spelt out
+    assert {b.attack for b in best} == {"char_noise"}
+    with pytest.raises(ConfigError, match=r"unknown attack 'char_noise\[mode=sideways\]'.*allowed: 'char_noise'"):
+        best_config(sweep, target="xnli", attack="char_noise[mode=sideways]")
+    with pytest.raises(ConfigError, match="did you mean 'char_noise'"):
+        best_config(sweep, target="xnli", attack="char_nose")
