@@ -26,7 +26,11 @@ Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
 - Tune calls the scheduler before the searcher for each result, and a result
   on which the scheduler says STOP never reaches the searcher's
   ``on_trial_result``: the scheduler reports to the searcher itself, found at
-  call time through ``tune_controller.search_alg``.
+  call time through ``tune_controller.search_alg``;
+- Tune keeps every trial of an experiment, and its JSON state, for the
+  experiment's life: the scheduler has the controller forget trials that
+  finished cleanly (:func:`forget_finished_trials`, which edits private
+  fields of ``TuneController``; a test fails if a Ray upgrade renames them).
 """
 
 from __future__ import annotations
@@ -298,13 +302,57 @@ def find_cell_searcher(search_alg: Any) -> CellSearcher | None:
 
 
 class CellPruningScheduler(FIFOScheduler):
-    """FIFO order; STOP when the trial's own cell's Optuna pruner says so."""
+    """FIFO order; STOP when the trial's own cell's Optuna pruner says so.
+
+    Before choosing the next trial it also has Tune forget the trials that
+    have finished (:func:`forget_finished_trials`).
+    """
 
     def on_trial_result(self, tune_controller: Any, trial: Any, result: dict[str, Any]) -> str:
         searcher = find_cell_searcher(tune_controller.search_alg)
         if searcher is not None and searcher.observe(trial.trial_id, result):
             return TrialScheduler.STOP
         return TrialScheduler.CONTINUE
+
+    def choose_trial_to_run(self, tune_controller: Any) -> Any:
+        forget_finished_trials(getattr(tune_controller, "_tune_controller", tune_controller))
+        return super().choose_trial_to_run(tune_controller)
+
+
+#: The TuneController attributes (Ray 2.60) that hold a finished trial.
+_CONTROLLER_TRIAL_FIELDS = ("_trials", "_stopped_trials", "_trial_metadata", "_trials_to_cache", "_trial_to_actor")
+
+
+def forget_finished_trials(controller: Any) -> int:
+    """Removes from Tune's controller every trial that finished cleanly
+    (TERMINATED, its actor gone, its final state already written into the
+    experiment state once); returns how many.
+
+    Tune keeps every trial of an experiment for the experiment's life: the
+    ``Trial`` (config, storage context, placement group factory) and its
+    JSON state for the experiment checkpoint (~7 KB each), which it also
+    rewrites whole into ``experiment_state-*.json`` at every save and scans
+    at every step. raygrid never reads them back: its trial records,
+    Optuna studies and results store hold each finished unit, and a resumed
+    sweep skips finished units from those. Trials that failed (ERROR) stay,
+    so that ``Tuner.restore(resume_errored=True)`` retries them; the first
+    trial stays too (a restore takes the experiment's timestamp from it).
+    A controller without these fields (another Ray version) is left alone.
+    """
+    if not all(hasattr(controller, field) for field in _CONTROLLER_TRIAL_FIELDS):
+        return 0
+    trials: list[Any] = controller._trials
+    busy = controller._trial_to_actor
+    unsaved = controller._trials_to_cache
+    staged = getattr(controller, "_staged_trials", ())
+    gone = {t for t in trials[1:] if t.status == "TERMINATED" and t not in busy and t not in unsaved and t not in staged}
+    if not gone:
+        return 0
+    trials[:] = [t for t in trials if t not in gone]  # in place: callbacks are handed this very list
+    for trial in gone:
+        controller._stopped_trials.discard(trial)
+        controller._trial_metadata.pop(trial.trial_id, None)
+    return len(gone)
 
 
 #: What Tune keeps of a finished trial's last result (raygrid's own record

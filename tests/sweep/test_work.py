@@ -119,3 +119,50 @@ def test_finished_trials_release_freed_memory_every_n(monkeypatch: pytest.Monkey
             callback.on_trial_complete(iteration=n, trials=[trial], trial=trial)
     assert len(calls) == 2  # after the 3rd and the 6th finished trial, errored ones included
     assert isinstance(ray_backend.release_freed_memory(), bool)  # the real one: glibc here, a no-op elsewhere
+
+
+def test_tune_forgets_trials_that_finished_cleanly_and_were_saved() -> None:
+    from types import SimpleNamespace
+
+    from raygrid.sweep.ray_backend import forget_finished_trials
+
+    class Trial:  # hashed by identity, as Tune's are
+        def __init__(self, trial_id: str, status: str) -> None:
+            self.trial_id, self.status = trial_id, status
+
+    def trial(n: int, status: str) -> Trial:
+        return Trial(f"t{n}", status)
+
+    first, done, saving, running, failed, stopping = (
+        trial(0, "TERMINATED"), trial(1, "TERMINATED"), trial(2, "TERMINATED"),
+        trial(3, "RUNNING"), trial(4, "ERROR"), trial(5, "TERMINATED"),
+    )  # fmt: skip
+    trials = [first, done, saving, running, failed, stopping]
+    handed_to_callbacks = trials
+    controller = SimpleNamespace(
+        _trials=trials,
+        _stopped_trials={first, done, saving, stopping},
+        _trial_metadata={t.trial_id: ("{}", "{}") for t in trials},
+        _trials_to_cache={saving},  # its final state is not in the experiment state yet
+        _trial_to_actor={running: "actor", stopping: "actor"},
+    )
+    assert forget_finished_trials(controller) == 1
+    assert handed_to_callbacks == [first, saving, running, failed, stopping]  # the same list, edited in place
+    assert done not in controller._stopped_trials and "t1" not in controller._trial_metadata
+    assert set(controller._trial_metadata) == {"t0", "t2", "t3", "t4", "t5"}
+    controller._trials_to_cache.clear()
+    controller._trial_to_actor.pop(stopping)
+    assert forget_finished_trials(controller) == 2 and controller._trials == [first, running, failed]
+    assert forget_finished_trials(SimpleNamespace(_trials=trials)) == 0  # another Ray: left alone
+
+
+def test_the_tune_controller_still_has_the_fields_forget_finished_trials_edits() -> None:
+    import inspect
+
+    from ray.tune.execution.tune_controller import TuneController
+
+    from raygrid.sweep.ray_backend import _CONTROLLER_TRIAL_FIELDS
+
+    source = inspect.getsource(TuneController.__init__)
+    missing = [f for f in (*_CONTROLLER_TRIAL_FIELDS, "_staged_trials") if f"self.{f}" not in source]
+    assert not missing, f"Ray's TuneController changed ({missing}): finished trials are no longer forgotten"
