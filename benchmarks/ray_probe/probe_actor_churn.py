@@ -1,0 +1,61 @@
+"""Probe 6: the driver's resident memory per actor created and killed, Ray core alone.
+
+No Tune, no raygrid: the driver creates an actor, calls it twice (as Tune
+calls a trial's ``train``), kills it, and every 20 actors returns freed
+C-heap pages (glibc ``malloc_trim``, as raygrid's sweep driver does) and
+samples its RSS. Prints the least-squares growth per actor over the last
+two thirds. What it separates: the part of a sweep driver's per-trial
+growth that is Ray core's bookkeeping of the trial's actor (docs/benchmarks.md,
+"Driver memory").
+
+Run: .venv/bin/python benchmarks/ray_probe/probe_actor_churn.py [ACTORS]
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import sys
+import time
+
+import ray
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError("no VmRSS in /proc/self/status")
+
+
+@ray.remote(num_cpus=0)
+class _Trial:
+    def train(self, step: int) -> dict[str, float]:
+        return {"objective": float(step), "step": 1.0}
+
+
+def main() -> None:
+    actors = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    ray.init(address="local", num_cpus=2, include_dashboard=True, log_to_driver=False)
+    malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+    samples: list[tuple[int, float]] = []
+    started = time.perf_counter()
+    for i in range(actors):
+        actor = _Trial.remote()  # type: ignore[attr-defined]
+        ray.get([actor.train.remote(i), actor.train.remote(i)])
+        ray.kill(actor)
+        del actor
+        if i % 20 == 19:
+            malloc_trim(0)
+            samples.append((i + 1, _rss_mib()))
+    tail = [s for s in samples if s[0] >= actors // 3]
+    mx = sum(x for x, _ in tail) / len(tail)
+    my = sum(y for _, y in tail) / len(tail)
+    slope = sum((x - mx) * (y - my) for x, y in tail) / sum((x - mx) ** 2 for x, _ in tail)
+    print(json.dumps({"actors": actors, "wall_s": round(time.perf_counter() - started, 1), "rss_first_mib": round(samples[0][1], 1),
+                      "rss_last_mib": round(samples[-1][1], 1), "kib_per_actor": round(slope * 1024, 2)}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
