@@ -35,6 +35,7 @@ Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import os
@@ -399,22 +400,22 @@ def release_freed_memory() -> bool:
     False where the C library has no ``malloc_trim`` (musl, macOS): there it
     does nothing.
     """
-    global _MALLOC_TRIM
-    if _MALLOC_TRIM is None:
-        import ctypes
-        import ctypes.util
-
-        try:
-            _MALLOC_TRIM = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-        except (OSError, AttributeError):
-            _MALLOC_TRIM = False
-    if _MALLOC_TRIM is False:
+    trim = _malloc_trim()
+    if trim is None:
         return False
-    _MALLOC_TRIM(0)
+    trim(0)
     return True
 
 
-_MALLOC_TRIM: Any = None
+@functools.cache
+def _malloc_trim() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 class _NoMissingMetricsWarning(logging.Filter):
