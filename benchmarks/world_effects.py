@@ -4,7 +4,8 @@
 
 Builds the world first if needed (cached). Per seed: zero-shot XNLI accuracy
 per language (``none -> xnli``), PAWS-X accuracy after ``none`` and after
-``qqp``, and XNLI accuracy under ``char_noise`` -- all through
+``qqp``, low-resource XNLI (300 English rows) after ``none`` and after
+``anli``, and XNLI accuracy under ``char_noise`` -- all through
 ``raygrid.cell.run_cell`` and ``raygrid.attacks.evaluate``. Prints one JSON
 object: the per-seed numbers and mean/std of each effect.
 """
@@ -30,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
 
     from raygrid.world import build_world
-    from raygrid.world.effects import attack_drop, intermediate_gain, zero_shot
+    from raygrid.world.effects import attack_drop, intermediate_gain, low_resource_gain, zero_shot
 
     world = build_world(args.world, log=print)
     per_seed = []
@@ -39,11 +40,13 @@ def main() -> None:
         out = Path(args.out) / f"seed{seed}"
         zs = zero_shot(world.model_dir, world.data_dir, out, seed=seed)
         gain = intermediate_gain(world.model_dir, world.data_dir, out, seed=seed)
+        low = low_resource_gain(world.model_dir, world.data_dir, out, seed=seed)
         attacked = attack_drop(world.model_dir, world.data_dir, out, seed=seed)
         row = {
             "seed": seed,
             "xnli_zero_shot": zs,
             "pawsx": gain,
+            "xnli_low_resource": low,
             "attack": {a: {lang: list(v) for lang, v in by.items()} for a, by in attacked.items()},
             "seconds": round(time.perf_counter() - started, 1),
         }
@@ -61,6 +64,18 @@ def main() -> None:
         "pawsx_qqp": stats([_zero_shot_mean(r["pawsx"]["qqp"]) for r in per_seed]),
         "pawsx_gain": stats([_zero_shot_mean(r["pawsx"]["qqp"]) - _zero_shot_mean(r["pawsx"]["none"]) for r in per_seed]),
         "pawsx_gain_en": stats([r["pawsx"]["qqp"]["en"] - r["pawsx"]["none"]["en"] for r in per_seed]),
+        "xnli_low_resource_none": stats([_zero_shot_mean(r["xnli_low_resource"]["none"]) for r in per_seed]),
+        "xnli_low_resource_anli": stats([_zero_shot_mean(r["xnli_low_resource"]["anli"]) for r in per_seed]),
+        "xnli_low_resource_gain": stats(
+            [_zero_shot_mean(r["xnli_low_resource"]["anli"]) - _zero_shot_mean(r["xnli_low_resource"]["none"]) for r in per_seed]
+        ),
+        "xnli_low_resource_gain_en": stats(
+            [r["xnli_low_resource"]["anli"]["en"] - r["xnli_low_resource"]["none"]["en"] for r in per_seed]
+        ),
+        "xnli_low_resource_gain_per_language": {
+            lang: stats([r["xnli_low_resource"]["anli"][lang] - r["xnli_low_resource"]["none"][lang] for r in per_seed])
+            for lang in langs
+        },
     }
     for attack in per_seed[0]["attack"]:
         drops = [statistics.mean(c - a for c, a in r["attack"][attack].values()) for r in per_seed]

@@ -169,7 +169,7 @@ def _common(spec: SweepSpec) -> dict[str, Any]:
     """What every training cell's key shares: model, data, sampler, pruner."""
     return {
         "model": spec.model.model_dump(mode="json"),
-        "data": spec.data.model_dump(mode="json"),
+        "data": spec.data.key_fields(),
         "sampler": {**spec.sampler.model_dump(mode="json"), "seed": spec.sampler_seed},
         "early_stopping": spec.early_stopping.model_dump(mode="json"),
         "direction": spec.direction.value,

@@ -372,13 +372,30 @@ class DataSpec(_Model):
         local_dirs: folders laid out as ``<dir>/<task>/<split>.<lang>.jsonl``
             that override the source (e.g. CCGbank, which is not on the hub).
         max_train_examples: cap per training task (seeded subsample).
+        max_train_examples_per_task: task -> its own cap, replacing
+            ``max_train_examples`` for that task: an intermediate task
+            (``mnli``, also inside ``all`` or ``a+b``) or a target, whose
+            cap is that of its English training data (``xnli: 300`` caps
+            the MNLI rows XNLI's target phase trains on, not the ``mnli``
+            intermediate). A low-resource target, as X-STILTs studies.
         max_eval_examples: cap per language and split for dev and test.
     """
 
     source: DataSource = DataSource.HUB
     local_dirs: tuple[str, ...] = ()
     max_train_examples: int | None = None
+    max_train_examples_per_task: dict[str, int] = Field(default_factory=dict)
     max_eval_examples: int | None = None
+
+    def train_cap(self, task: str) -> int | None:
+        """The training-example cap of ``task`` (an intermediate task or a target)."""
+        return self.max_train_examples_per_task.get(task, self.max_train_examples)
+
+    def key_fields(self) -> dict[str, Any]:
+        """What cell keys hash (without the per-task caps when none are set,
+        so keys of specs written before they existed do not change)."""
+        exclude = None if self.max_train_examples_per_task else {"max_train_examples_per_task"}
+        return self.model_dump(mode="json", exclude=exclude)
 
 
 class TargetSpec(_Model):
@@ -878,6 +895,11 @@ def _check_search(spec: SweepSpec) -> None:
     for stage in (Stage.INTERMEDIATE, Stage.TARGET):
         for name, value in getattr(space, stage.value).params().items():
             _check_param(("search_space", stage.value, name), name, value)
+    capped = sorted({t for e in spec.intermediates if e != NONE for t in resolve_intermediate(e)}) + trainable_targets
+    for key, cap in spec.data.max_train_examples_per_task.items():
+        if key not in capped:
+            raise _Invalid(("data", "max_train_examples_per_task", key), f"{key!r} trains in no cell of the grid", one_of(capped))
+        _check_int(("data", "max_train_examples_per_task", key), cap, 1, "an integer >= 1")
     for key, overlay in space.per_task.items():
         if key not in overlay_allowed:
             retrieval = key in {t.task for t in spec.targets}

@@ -73,9 +73,10 @@ def _print_table(payload: dict[str, Any]) -> None:
         f"eval tokens/s per GPU: {rate['source']}"
     )
     caps = payload["data_caps"]
+    per_task = "".join(f", {task} {cap}" for task, cap in sorted(caps.get("max_train_examples_per_task", {}).items()))
     print(
         f"per unit    {payload['gpus_per_unit']} GPU(s); searched values at their {payload['epochs_policy']}; "
-        f"caps: train {caps['max_train_examples'] or 'none'}, eval {caps['max_eval_examples'] or 'none'}; "
+        f"caps: train {caps['max_train_examples'] or 'none'}{per_task}, eval {caps['max_eval_examples'] or 'none'}; "
         f"{payload['attacks']} attack(s)"
     )
     print()

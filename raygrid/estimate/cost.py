@@ -136,12 +136,12 @@ def run_cost(spec: SweepSpec, tasks: tuple[str, ...], space: StageSpace, policy:
     epochs = policy_value(params.get("num_epochs", specs[0].defaults.num_epochs), policy)
     length = policy_value(params.get("max_seq_length", max(t.defaults.max_seq_length for t in specs)), policy)
     evals = policy_value(params.get("evals_per_epoch", DEFAULT_EVALS_PER_EPOCH), policy)
-    train_cap = spec.data.max_train_examples
     eval_cap = spec.data.max_eval_examples
     per_epoch = 0.0
     dev = 0.0
     for task in tasks:
         examples = english_train(task)
+        train_cap = spec.data.train_cap(task)
         if train_cap is not None:
             examples = min(examples, train_cap)
         if len(tasks) > 1:  # examples-proportional mixing with a cap (raygrid.train.batching)
@@ -321,6 +321,7 @@ class Estimate:
             "upper_bound": True,
             "data_caps": {
                 "max_train_examples": self.spec.data.max_train_examples,
+                "max_train_examples_per_task": dict(self.spec.data.max_train_examples_per_task),
                 "max_eval_examples": self.spec.data.max_eval_examples,
             },
             "attacks": len(self.spec.attacks),

@@ -144,7 +144,7 @@ def _train(
             sources,
             tokenizer,
             config,
-            max_train_examples=spec.data.max_train_examples,
+            max_train_examples=spec.data.train_cap(task.name),
             max_eval_examples=spec.data.max_eval_examples,
             seed=spec.seed,
             cache_dir=token_cache_dir(ctx.sweep_dir),

@@ -33,11 +33,11 @@ from raygrid.world.pretrain import PretrainConfig
 from raygrid.world.tasks import file_plan, lexicons
 
 #: Bump when the generator's output changes for the same seed and config.
-GENERATOR_VERSION = 5
+GENERATOR_VERSION = 6
 MANIFEST = "world.json"
 
 DEFAULT_SIZES: Mapping[str, int] = {
-    "intermediate_train": 3000,  # mnli, qqp
+    "intermediate_train": 3000,  # mnli, anli, qqp
     "qa_train": 2000,  # squad
     "pawsx_train": 64,  # the target's own English training set is small on purpose
     "dev": 300,

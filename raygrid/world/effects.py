@@ -7,7 +7,9 @@ model), exactly as a sweep would, on the world's data and model:
 * :func:`zero_shot` -- ``none -> xnli``: English MNLI training, zero-shot
   accuracy per language (chance: 1/3);
 * :func:`intermediate_gain` -- ``none -> pawsx`` versus ``qqp -> pawsx``:
-  mean zero-shot PAWS-X accuracy over the non-English languages;
+  PAWS-X accuracy per language;
+* :func:`low_resource_gain` -- ``none -> xnli`` versus ``anli -> xnli``,
+  the target trained on 300 English rows: XNLI accuracy per language;
 * :func:`attack_drop` -- the ``none -> xnli`` model's clean accuracy and its
   accuracy under an attack, per language.
 
@@ -31,6 +33,7 @@ XNLI_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=10.0, batch_size=32, m
 # 64 rows: 32 steps, at a lower rate than the intermediate's so that phase 3 adapts QQP's encoder rather than overwriting it
 PAWSX_OVERRIDES = Overrides(learning_rate=3e-4, num_epochs=8.0, batch_size=16, max_seq_length=64)
 QQP_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=10.0, batch_size=32, max_seq_length=64)  # 3000 rows: 940 steps
+ANLI_OVERRIDES = XNLI_OVERRIDES  # the same relation, as many rows
 XNLI_LANGUAGES: tuple[str, ...] = ("ar", "de", "hi", "ru", "sw", "zh")
 PAWSX_LANGUAGES: tuple[str, ...] = ("de", "ja", "zh")
 
@@ -44,6 +47,8 @@ class EffectSettings:
     xnli: Overrides = XNLI_OVERRIDES
     pawsx: Overrides = PAWSX_OVERRIDES
     qqp: Overrides = QQP_OVERRIDES
+    anli: Overrides = ANLI_OVERRIDES
+    low_resource: int = 300  # English rows of the low-resource XNLI target (low_resource_gain)
 
 
 def _sources(data_dir: Path) -> Any:
@@ -75,35 +80,70 @@ def _xnli_spec(model_dir: Path, seed: int, settings: EffectSettings) -> CellSpec
     )
 
 
-def intermediate_gain(
-    model_dir: Path, data_dir: Path, out: Path, *, seed: int, settings: EffectSettings = EffectSettings()
+def _gain(
+    model_dir: Path,
+    data_dir: Path,
+    out: Path,
+    *,
+    seed: int,
+    settings: EffectSettings,
+    intermediate: str,
+    target: str,
+    languages: Sequence[str],
+    inter_overrides: Overrides,
+    target_overrides: Overrides,
+    target_cap: int | None,
 ) -> dict[str, dict[str, float]]:
-    """PAWS-X accuracy per language (English test and zero-shot) after ``none`` and after ``qqp``."""
-
-    def pawsx_cell(model: str, intermediate: str, overrides: Overrides) -> Any:
+    def cell(model: str, intermediate: str, overrides: Overrides, cap: int | None) -> Any:
         spec = CellSpec(
             model=model,
             intermediate=intermediate,
-            target="pawsx",
-            languages=("en", *PAWSX_LANGUAGES),
+            target=target,
+            languages=("en", *languages),
             seed=seed,
-            max_train_examples=settings.max_train_examples,
+            max_train_examples=cap,
             max_eval_examples=settings.max_eval_examples,
             eval_split=Split.TEST,
             overrides=overrides,
         )
         return run_cell(spec, out, _sources(data_dir), device="cpu")
 
-    # run_cell trains both phases with one config; as in a sweep, the
-    # intermediate phase has its own (settings.qqp) and phase 3 starts from
-    # the intermediate checkpoint with the target's config (settings.pawsx).
-    inter = pawsx_cell(str(model_dir), "qqp", settings.qqp).intermediate_checkpoint
+    # run_cell trains both phases with one config and one cap; as in a
+    # sweep, the intermediate phase has its own (inter_overrides, the
+    # settings' cap) and phase 3 starts from the intermediate checkpoint
+    # with the target's config and cap.
+    inter = cell(str(model_dir), intermediate, inter_overrides, settings.max_train_examples).intermediate_checkpoint
     assert inter is not None
-    results = {
-        "none": _accuracy(pawsx_cell(str(model_dir), "none", settings.pawsx)),
-        "qqp": _accuracy(pawsx_cell(str(inter), "none", settings.pawsx)),
+    return {
+        "none": _accuracy(cell(str(model_dir), "none", target_overrides, target_cap)),
+        intermediate: _accuracy(cell(str(inter), "none", target_overrides, target_cap)),
     }
-    return results
+
+
+def intermediate_gain(
+    model_dir: Path, data_dir: Path, out: Path, *, seed: int, settings: EffectSettings = EffectSettings()
+) -> dict[str, dict[str, float]]:
+    """PAWS-X accuracy per language (English test and zero-shot) after ``none`` and after ``qqp``
+    (PAWS-X's own 64 English training rows)."""
+    return _gain(
+        model_dir, data_dir, out, seed=seed, settings=settings, intermediate="qqp", target="pawsx",
+        languages=PAWSX_LANGUAGES, inter_overrides=settings.qqp, target_overrides=settings.pawsx,
+        target_cap=settings.max_train_examples,
+    )  # fmt: skip
+
+
+def low_resource_gain(
+    model_dir: Path, data_dir: Path, out: Path, *, seed: int, settings: EffectSettings = EffectSettings()
+) -> dict[str, dict[str, float]]:
+    """XNLI accuracy per language (English test and zero-shot) after ``none``
+    and after ``anli``, the target trained on ``settings.low_resource``
+    English (MNLI) rows: the world's NLI intermediate task on a low-resource
+    NLI target, where English skill carries into the other languages."""
+    return _gain(
+        model_dir, data_dir, out, seed=seed, settings=settings, intermediate="anli", target="xnli",
+        languages=XNLI_LANGUAGES, inter_overrides=settings.anli, target_overrides=settings.xnli,
+        target_cap=settings.low_resource,
+    )  # fmt: skip
 
 
 def attack_drop(
@@ -140,4 +180,4 @@ def attack_drop(
     return out_map
 
 
-__all__ = ["PAWSX_OVERRIDES", "QQP_OVERRIDES", "XNLI_OVERRIDES", "EffectSettings", "attack_drop", "intermediate_gain", "zero_shot"]
+__all__ = ["ANLI_OVERRIDES", "PAWSX_OVERRIDES", "QQP_OVERRIDES", "XNLI_OVERRIDES", "EffectSettings", "attack_drop", "intermediate_gain", "low_resource_gain", "zero_shot"]

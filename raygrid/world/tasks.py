@@ -176,6 +176,19 @@ def mnli_rows(rng: random.Random, lex: Lexicon, n: int) -> list[Row]:
     return [{**row, "idx": i} for i, row in enumerate(nli_rows(rng, lex, n))]
 
 
+def anli_rows(rng: random.Random, lex: Lexicon, n: int) -> list[Row]:
+    """ANLI's schema: ``uid``, ``premise``, ``hypothesis``, ``label``, ``reason`` (English).
+
+    The world's second English NLI dataset: the relation XNLI tests (and
+    MNLI teaches), from its own sentences. It is the intermediate task that
+    shares a target's structure where transfer from English works in this
+    world (docs/world.md): ``anli -> xnli`` with little target data.
+    """
+    return [
+        {"uid": f"world-anli-{i}", **row, "reason": ""} for i, row in enumerate(nli_rows(rng, lex, n))
+    ]
+
+
 # -- extractive QA ---------------------------------------------------------------------
 
 
@@ -239,6 +252,8 @@ def file_plan(sizes: Mapping[str, int]) -> list[tuple[str, str, str, Maker, int]
     plan: list[tuple[str, str, str, Maker, int]] = [
         ("mnli", "train", "en", mnli_rows, sizes["intermediate_train"]),
         ("mnli", "dev", "en", mnli_rows, sizes["dev"]),
+        ("anli", "train", "en", anli_rows, sizes["intermediate_train"]),
+        ("anli", "dev", "en", anli_rows, sizes["dev"]),
         ("qqp", "train", "en", qqp_rows, sizes["intermediate_train"]),
         ("qqp", "dev", "en", qqp_rows, sizes["dev"]),
         ("squad", "train", "en", lambda r, lx, n: qa_rows(r, lx, n, with_title=True), sizes["qa_train"]),
@@ -261,6 +276,7 @@ __all__ = [
     "NOT_PARAPHRASE",
     "PARAPHRASE",
     "TARGET_LANGUAGES",
+    "anli_rows",
     "file_plan",
     "lexicons",
     "mnli_rows",

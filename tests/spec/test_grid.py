@@ -148,6 +148,10 @@ def test_keys_change_with_what_determines_the_cell() -> None:
     ):
         other = grid_of(change)
         assert keys(other, Stage.INTERMEDIATE) != keys(base, Stage.INTERMEDIATE)
+    # A per-task training cap changes the cells' keys; none set hashes as before the field existed.
+    capped = grid_of(lambda d: d["data"].update(max_train_examples_per_task={"xnli": 8}))
+    assert set(keys(capped, Stage.TARGET).values()).isdisjoint(keys(base, Stage.TARGET).values())
+    assert "max_train_examples_per_task" not in parse_spec(copy.deepcopy(SPEC)).data.key_fields()
     # Evaluation languages: only confirm units (model selection is on English dev data).
     fewer = grid_of(lambda d: d["targets"][0].update(languages=["de"]))
     assert keys(fewer, Stage.TARGET) == keys(base, Stage.TARGET)

@@ -207,6 +207,13 @@ def test_per_task_overlay() -> None:
     assert spec.space_for("target", "pawsx").batch_size == 16
 
 
+def test_per_task_training_caps() -> None:
+    # intermediate tasks (also inside `all`) and trainable targets may each have their own cap
+    spec = parse_spec(mutated(lambda d: d["data"].update(max_train_examples_per_task={"xnli": 8, "squad": 16})))
+    assert spec.data.train_cap("xnli") == 8 and spec.data.train_cap("squad") == 16
+    assert spec.data.train_cap("mnli") == spec.data.train_cap("pawsx") == 48  # the global cap
+
+
 def test_mixture_entries() -> None:
     spec = parse_spec(mutated(lambda d: d.update(intermediates=["squad_v2+mnli"])))
     assert spec.intermediate_tasks("squad_v2+mnli") == ("mnli", "squad_v2")
@@ -251,6 +258,8 @@ BAD: list[tuple[str, Any, str, str]] = [
     ("bad enum", lambda d: d.update(sampler={"type": "cmaes"}), "sampler.type", "'tpe'"),
     ("ccg without local data", lambda d: d.update(data={"source": "hub"}, intermediates=["ccg"]), "intermediates[0]", "local_dirs"),
     ("per_task outside the grid", lambda d: d["search_space"].update(per_task={"udpos": {"num_epochs": 10}}), "search_space.per_task.udpos", "not in the grid"),
+    ("per-task cap outside the grid", lambda d: d["data"].update(max_train_examples_per_task={"udpos": 10}), "data.max_train_examples_per_task.udpos", "'mnli'"),
+    ("per-task cap zero", lambda d: d["data"].update(max_train_examples_per_task={"xnli": 0}), "data.max_train_examples_per_task.xnli", ">= 1"),
     ("bad attack name", lambda d: d.update(attacks=[{"name": "Char Noise"}]), "attacks[0].name", "lower-case"),
 ]  # fmt: skip
 

@@ -69,6 +69,28 @@ def test_units_in_process_write_checkpoints_records_and_rows(tiny_model_dir: Pat
     assert again.status == "complete" and again.key == ran[0][1].key
 
 
+def test_per_task_training_caps_reach_each_phase(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import raygrid.cell
+
+    spec = tiny_spec(tiny_model_dir, tmp_path)
+    spec = spec.replace(data={**spec.data.model_dump(mode="json"), "max_train_examples_per_task": {"xnli": 12}})
+    real, seen = raygrid.cell.phase_data, []
+
+    def spy(task, *args, **kwargs):  # type: ignore[no-untyped-def]
+        data = real(task, *args, **kwargs)
+        seen.append((task.name, kwargs["max_train_examples"], len(data.train)))
+        return data
+
+    monkeypatch.setattr(raygrid.cell, "phase_data", spy)
+    sweep = tmp_path / "tiny"
+    planner = Planner(spec, sweep)
+    while not any(name == "xnli" for name, _, _ in seen) and (unit := planner.next_unit()) is not FINISHED:
+        assert isinstance(unit, Unit)
+        planner.complete(unit, run_unit(UnitContext(spec, sweep, unit, planner.grid.by_key[unit.cell_key]), Placement()))
+    # the mnli intermediate keeps the global cap (32 rows); XNLI's target phase trains on 12 MNLI rows
+    assert ("mnli", 32, 32) in seen and ("xnli", 12, 12) in seen
+
+
 def test_token_cache_is_in_the_sweep_or_node_local_for_s3(tmp_path, monkeypatch) -> None:
     from raygrid.storage import Location
     from raygrid.sweep.work import token_cache_dir

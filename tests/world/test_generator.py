@@ -43,7 +43,7 @@ def test_every_file_loads_through_load_rows(tmp_path: Path) -> None:
 
     files = write_data(tmp_path, 0, SMALL)
     sources = DataSources(local_dirs=[tmp_path])
-    expected = {"mnli/train.en", "mnli/dev.en", "qqp/train.en", "qqp/dev.en", "squad/train.en", "squad/dev.en",
+    expected = {"mnli/train.en", "mnli/dev.en", "anli/train.en", "anli/dev.en", "qqp/train.en", "qqp/dev.en", "squad/train.en", "squad/dev.en",
                 "pawsx/train.en"}  # fmt: skip
     for task, langs in TARGET_LANGUAGES.items():
         splits = ("test",) if task == "xquad" else ("dev", "test")
@@ -57,6 +57,9 @@ def test_every_file_loads_through_load_rows(tmp_path: Path) -> None:
         assert len(rows) == n == SMALL.sizes["pawsx_train" if name == "pawsx/train.en" else
                                             "intermediate_train" if split == "train" and task != "squad" else
                                             "qa_train" if split == "train" else split]  # fmt: skip
+        if task == "anli":  # the hub dataset's own columns, as in the bundled fixture
+            first = json.loads((tmp_path / task / f"{split}.{lang}.jsonl").read_text(encoding="utf-8").splitlines()[0])
+            assert list(first) == ["uid", "premise", "hypothesis", "label", "reason"]
         if "label" in rows.column_names:
             n_labels = len(get_task(task).label_names)
             assert set(rows["label"]) <= set(range(n_labels)) and len(set(rows["label"])) >= 2
