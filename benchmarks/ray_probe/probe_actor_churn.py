@@ -8,7 +8,11 @@ two thirds. What it separates: the part of a sweep driver's per-trial
 growth that is Ray core's bookkeeping of the trial's actor (docs/benchmarks.md,
 "Driver memory").
 
-Run: .venv/bin/python benchmarks/ray_probe/probe_actor_churn.py [ACTORS]
+With ``--reinit`` it then also measures what ``ray.shutdown()`` gives back
+(the core worker's per-actor state goes with it) and the growth of a
+second ``ray.init()`` in the same process.
+
+Run: .venv/bin/python benchmarks/ray_probe/probe_actor_churn.py [ACTORS] [--reinit]
 """
 
 from __future__ import annotations
@@ -36,7 +40,8 @@ class _Trial:
 
 
 def main() -> None:
-    actors = int(sys.argv[1]) if len(sys.argv) > 1 else 300
+    args = [a for a in sys.argv[1:] if a != "--reinit"]
+    actors = int(args[0]) if args else 300
     ray.init(address="local", num_cpus=2, include_dashboard=True, log_to_driver=False)
     malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
     samples: list[tuple[int, float]] = []
@@ -53,8 +58,28 @@ def main() -> None:
     mx = sum(x for x, _ in tail) / len(tail)
     my = sum(y for _, y in tail) / len(tail)
     slope = sum((x - mx) * (y - my) for x, y in tail) / sum((x - mx) ** 2 for x, _ in tail)
-    print(json.dumps({"actors": actors, "wall_s": round(time.perf_counter() - started, 1), "rss_first_mib": round(samples[0][1], 1),
-                      "rss_last_mib": round(samples[-1][1], 1), "kib_per_actor": round(slope * 1024, 2)}))  # fmt: skip
+    out = {"actors": actors, "wall_s": round(time.perf_counter() - started, 1), "rss_first_mib": round(samples[0][1], 1),
+           "rss_last_mib": round(samples[-1][1], 1), "kib_per_actor": round(slope * 1024, 2)}  # fmt: skip
+    if "--reinit" in sys.argv:
+        ray.shutdown()
+        malloc_trim(0)
+        out["rss_after_shutdown_mib"] = round(_rss_mib(), 1)
+        ray.init(address="local", num_cpus=2, include_dashboard=True, log_to_driver=False)
+        _churn(actors // 10)
+        malloc_trim(0)
+        first = _rss_mib()
+        _churn(actors)
+        malloc_trim(0)
+        out["reinit_kib_per_actor"] = round((_rss_mib() - first) * 1024 / actors, 2)
+    print(json.dumps(out))
+
+
+def _churn(actors: int) -> None:
+    for i in range(actors):
+        actor = _Trial.remote()  # type: ignore[attr-defined]
+        ray.get([actor.train.remote(i), actor.train.remote(i)])
+        ray.kill(actor)
+        del actor
 
 
 if __name__ == "__main__":
