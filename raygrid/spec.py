@@ -63,7 +63,7 @@ import os
 import re
 import tempfile
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
@@ -149,11 +149,19 @@ class Direction(str, Enum):
 class _Invalid(ValueError):
     """A cross-field check failed at ``path`` (relative to the model that raised)."""
 
-    def __init__(self, path: Sequence[str | int], problem: str, allowed: str | None = None) -> None:
+    def __init__(
+        self,
+        path: Sequence[str | int],
+        problem: str,
+        allowed: str | None = None,
+        *,
+        guess: tuple[str, Iterable[str]] | None = None,
+    ) -> None:
         super().__init__(problem)
         self.path = tuple(path)
         self.problem = problem
         self.allowed = allowed
+        self.guess = guess  # (the bad name, the valid names): the message suggests a close spelling
 
 
 class _Model(BaseModel):
@@ -778,7 +786,7 @@ def _check_grid(spec: SweepSpec) -> None:
                 if part in targets:
                     raise _Invalid(path, f"{part!r} is a target task, not an intermediate task", entry_allowed)
                 if part not in intermediates:
-                    raise _Invalid(path, f"unknown intermediate task {part!r}", entry_allowed)
+                    raise _Invalid(path, f"unknown intermediate task {part!r}", entry_allowed, guess=(part, intermediates))
             if len(set(parts)) != len(parts):
                 raise _Invalid(path, f"the mixture {entry!r} names a task twice", "each task once")
             if entry != MIXTURE_SEPARATOR.join(parts):
@@ -808,7 +816,7 @@ def _check_grid(spec: SweepSpec) -> None:
         if target.task in intermediates:
             raise _Invalid(path, f"{target.task!r} is an intermediate task, not a target task", one_of(targets))
         if target.task not in targets:
-            raise _Invalid(path, f"unknown target task {target.task!r}", one_of(targets))
+            raise _Invalid(path, f"unknown target task {target.task!r}", one_of(targets), guess=(target.task, targets))
         if target.task in first:
             raise _Invalid(path, f"duplicated target {target.task!r} (also targets[{first[target.task]}])", "each target once")
         first[target.task] = index
@@ -821,6 +829,7 @@ def _check_grid(spec: SweepSpec) -> None:
                     ("targets", index, "languages", lang_index),
                     f"unknown language {language!r} for task {task.name!r}",
                     one_of(task.languages),
+                    guess=(language, task.languages),
                 )
         _check_unique(("targets", index, "languages"), target.languages, "language")
 
@@ -898,13 +907,20 @@ def _check_search(spec: SweepSpec) -> None:
     capped = sorted({t for e in spec.intermediates if e != NONE for t in resolve_intermediate(e)}) + trainable_targets
     for key, cap in spec.data.max_train_examples_per_task.items():
         if key not in capped:
-            raise _Invalid(("data", "max_train_examples_per_task", key), f"{key!r} trains in no cell of the grid", one_of(capped))
+            raise _Invalid(
+                ("data", "max_train_examples_per_task", key),
+                f"{key!r} trains in no cell of the grid",
+                one_of(capped),
+                guess=(key, capped),
+            )
         _check_int(("data", "max_train_examples_per_task", key), cap, 1, "an integer >= 1")
     for key, overlay in space.per_task.items():
         if key not in overlay_allowed:
             retrieval = key in {t.task for t in spec.targets}
             problem = f"{key!r} is a retrieval target: it has no trials" if retrieval else f"{key!r} is not in the grid"
-            raise _Invalid(("search_space", "per_task", key), problem, one_of(overlay_allowed))
+            raise _Invalid(
+                ("search_space", "per_task", key), problem, one_of(overlay_allowed), guess=(key, overlay_allowed)
+            )
         for name, value in overlay.params().items():
             _check_param(("search_space", "per_task", key, name), name, value)
 
@@ -994,7 +1010,10 @@ def _check_runtime(spec: SweepSpec) -> None:
             raise _Invalid(("attacks", index, "name"), f"bad name {attack.name!r}", "lower-case letters, digits and '_'")
         if attack.name not in ATTACK_NAMES:
             raise _Invalid(
-                ("attacks", index, "name"), f"unknown attack {attack.name!r}", ", ".join(repr(n) for n in ATTACK_NAMES)
+                ("attacks", index, "name"),
+                f"unknown attack {attack.name!r}",
+                ", ".join(repr(n) for n in ATTACK_NAMES),
+                guess=(attack.name, ATTACK_NAMES),
             )
         try:
             # the label names the attack in result rows: two entries with one label would collide
@@ -1277,10 +1296,11 @@ def _one_line(exc: ValidationError) -> str:
     cause = ctx.get("error")
     if isinstance(cause, _Invalid):
         path, _ = _walk(loc + cause.path)
-        return f"{path or '(top level)'}: {cause.problem}; allowed: {cause.allowed or 'see raygrid.spec'}"
+        message = f"{path or '(top level)'}: {cause.problem}; allowed: {cause.allowed or 'see raygrid.spec'}"
+        return message + (_did_you_mean(*cause.guess) if cause.guess else "")
     if kind == "unknown_key":
         path, _ = _walk((*loc, str(ctx["key"])))
-        return f"{path}: unknown key; allowed: {one_of(ctx['allowed'])}"
+        return f"{path}: unknown key; allowed: {one_of(ctx['allowed'])}" + _did_you_mean(str(ctx["key"]), ctx["allowed"])
     path, annotation = _walk(loc)
     path = path or "(top level)"
     if kind == "missing":
@@ -1292,6 +1312,13 @@ def _one_line(exc: ValidationError) -> str:
     message = error["msg"].replace("a valid tuple", "a list").replace("valid dictionary", "mapping")
     message = message[:1].lower() + message[1:]
     return f"{path}: bad value {_short(value)} ({message}); allowed: {_describe(annotation)}"
+
+
+def _did_you_mean(name: str, valid: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, sorted(str(v) for v in valid), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _short(value: Any) -> str:

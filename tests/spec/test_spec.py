@@ -279,6 +279,26 @@ def test_bad_spec_is_one_line_with_file_and_path(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.yaml"]  # nothing created
 
 
+@pytest.mark.parametrize(
+    ("change", "suggestion"),
+    [
+        (lambda d: d.update(nmae="x"), "'name'"),
+        (lambda d: d["targets"][0].update(task="xnlii"), "'xnli'"),
+        (lambda d: d.update(intermediates=["none", "mnlii"]), "'mnli'"),
+        (lambda d: d.update(attacks=[{"name": "char_nosie"}]), "'char_noise'"),
+        (lambda d: d["data"].update(max_train_examples_per_task={"pawx": 8}), "'pawsx'"),
+        (lambda d: d["targets"][0].update(languages=["de", "qq"]), None),  # nothing close: no guess
+    ],
+    ids=["key", "target", "intermediate", "attack", "per-task cap", "nothing close"],
+)
+def test_a_misspelt_name_gets_a_suggestion(change: Any, suggestion: str | None, tmp_path: Path) -> None:
+    message = one_line_error(write(tmp_path, mutated(change)))
+    if suggestion is None:
+        assert "did you mean" not in message, message
+    else:
+        assert message.endswith(f"; did you mean {suggestion}?"), message
+
+
 def test_the_first_error_wins_and_pydantic_is_not_leaked() -> None:
     with pytest.raises(ConfigError) as info:
         parse_spec({**BASE, "n_trials": {"target": "x"}, "seed": -1}, source="s.yaml")
