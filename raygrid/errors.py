@@ -43,9 +43,13 @@ def unknown(kind: str, value: object, allowed: Iterable[object]) -> str:
     A close spelling among the allowed values is suggested at the end
     (``...; did you mean 'mnli'?``).
     """
+    names = sorted(str(a) for a in allowed)
+    return f"unknown {kind} {str(value)!r}; allowed: {one_of(names)}" + did_you_mean(value, names)
+
+
+def did_you_mean(value: object, allowed: Iterable[object]) -> str:
+    """``"; did you mean 'mnli'?"`` for the closest allowed spelling, ``""`` when none is close."""
     import difflib
 
-    names = sorted(str(a) for a in allowed)
-    message = f"unknown {kind} {str(value)!r}; allowed: {one_of(names)}"
-    close = difflib.get_close_matches(str(value), names, n=1, cutoff=0.6)
-    return message + (f"; did you mean {close[0]!r}?" if close else "")
+    close = difflib.get_close_matches(str(value), sorted(str(a) for a in allowed), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""

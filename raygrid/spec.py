@@ -82,7 +82,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from raygrid.errors import ConfigError, one_of
+from raygrid.errors import ConfigError, did_you_mean, one_of
 from raygrid.keys import stable_key
 
 #: The baseline entry: no intermediate training (standard fine-tuning).
@@ -1297,10 +1297,10 @@ def _one_line(exc: ValidationError) -> str:
     if isinstance(cause, _Invalid):
         path, _ = _walk(loc + cause.path)
         message = f"{path or '(top level)'}: {cause.problem}; allowed: {cause.allowed or 'see raygrid.spec'}"
-        return message + (_did_you_mean(*cause.guess) if cause.guess else "")
+        return message + (did_you_mean(*cause.guess) if cause.guess else "")
     if kind == "unknown_key":
         path, _ = _walk((*loc, str(ctx["key"])))
-        return f"{path}: unknown key; allowed: {one_of(ctx['allowed'])}" + _did_you_mean(str(ctx["key"]), ctx["allowed"])
+        return f"{path}: unknown key; allowed: {one_of(ctx['allowed'])}" + did_you_mean(str(ctx["key"]), ctx["allowed"])
     path, annotation = _walk(loc)
     path = path or "(top level)"
     if kind == "missing":
@@ -1312,13 +1312,6 @@ def _one_line(exc: ValidationError) -> str:
     message = error["msg"].replace("a valid tuple", "a list").replace("valid dictionary", "mapping")
     message = message[:1].lower() + message[1:]
     return f"{path}: bad value {_short(value)} ({message}); allowed: {_describe(annotation)}"
-
-
-def _did_you_mean(name: str, valid: Iterable[str]) -> str:
-    import difflib
-
-    close = difflib.get_close_matches(name, sorted(str(v) for v in valid), n=1, cutoff=0.6)
-    return f"; did you mean {close[0]!r}?" if close else ""
 
 
 def _short(value: Any) -> str:
