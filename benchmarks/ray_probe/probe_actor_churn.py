@@ -46,14 +46,11 @@ def main() -> None:
     malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
     samples: list[tuple[int, float]] = []
     started = time.perf_counter()
-    for i in range(actors):
-        actor = _Trial.remote()  # type: ignore[attr-defined]
-        ray.get([actor.train.remote(i), actor.train.remote(i)])
-        ray.kill(actor)
-        del actor
-        if i % 20 == 19:
-            malloc_trim(0)
-            samples.append((i + 1, _rss_mib()))
+    for done in range(20, actors + 1, 20):
+        _churn(20)
+        malloc_trim(0)
+        samples.append((done, _rss_mib()))
+    _churn(actors % 20)
     tail = [s for s in samples if s[0] >= actors // 3]
     mx = sum(x for x, _ in tail) / len(tail)
     my = sum(y for _, y in tail) / len(tail)
@@ -75,6 +72,7 @@ def main() -> None:
 
 
 def _churn(actors: int) -> None:
+    """Creates, calls twice (as Tune calls a trial's ``train``) and kills ``actors`` actors, one at a time."""
     for i in range(actors):
         actor = _Trial.remote()  # type: ignore[attr-defined]
         ray.get([actor.train.remote(i), actor.train.remote(i)])
