@@ -30,11 +30,38 @@ from pathlib import Path
 from typing import Any
 
 
-def _rss_mib() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
+def _rss_mib(pid: int | str = "self") -> float:
+    try:
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
+    except OSError:  # it has just ended
+        return 0.0
+    for line in lines:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _segment_pids() -> list[int]:
+    """This process's children that run a segment of the sweep (raygrid.sweep.segments)."""
+    me, pids = os.getpid(), []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            if ppid == me and b"raygrid.sweep.segments" in (stat.parent / "cmdline").read_bytes():
+                pids.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return pids
+
+
+def _slope_kib_per_trial(points: list[tuple[int, float]]) -> float:
+    """Least-squares slope of (trials finished, MiB), in KiB per trial."""
+    if len(points) < 2 or len({x for x, _ in points}) < 2:
+        return float("nan")
+    n = len(points)
+    mx, my = sum(x for x, _ in points) / n, sum(y for _, y in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    return sum((x - mx) * (y - my) for x, y in points) / sxx * 1024
 
 
 def _spec(
@@ -133,11 +160,14 @@ def efficiency(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def memory(args: argparse.Namespace) -> dict[str, Any]:
+    """The driver's resident memory: the supervisor (this process) plus the
+    segment process running the Tune experiment (``--trace``: in this
+    process, one segment, with tracemalloc)."""
     import ray
 
     from raygrid.sweep.driver import run_sweep
 
-    samples: list[tuple[float, float, int]] = []
+    samples: list[tuple[float, float, float, int, int]] = []  # (t, supervisor MiB, segment MiB, finished, segment pid)
     stop = threading.Event()
 
     with tempfile.TemporaryDirectory() as root:
@@ -149,14 +179,17 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
         def sample() -> None:
             while not stop.is_set():
                 done = len(list(trials_dir.glob("*.json"))) if trials_dir.is_dir() else 0
-                samples.append((time.perf_counter(), _rss_mib(), done))
+                children = _segment_pids()
+                child = sum(_rss_mib(pid) for pid in children)
+                samples.append((time.perf_counter(), _rss_mib(), child, done, children[0] if children else 0))
                 if args.trace and len(snapshots) < 2 and done >= args.trials * (len(snapshots) + 1) // 3:
                     import tracemalloc
 
                     snapshots.append((done, tracemalloc.take_snapshot()))
                 if len(samples) % 30 == 1:  # a progress line a minute: a long run killed midway still says something
                     print(json.dumps({"t_s": round(samples[-1][0] - started, 1), "trials_finished": done,
-                                      "driver_rss_mib": round(samples[-1][1], 1)}), file=sys.stderr, flush=True)  # fmt: skip
+                                      "supervisor_rss_mib": round(samples[-1][1], 1),
+                                      "segment_rss_mib": round(child, 1)}), file=sys.stderr, flush=True)  # fmt: skip
                 stop.wait(2.0)
 
         snapshots: list[Any] = []
@@ -168,18 +201,24 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
         started = time.perf_counter()
         thread = threading.Thread(target=sample, daemon=True)
         thread.start()
-        outcome = run_sweep(spec, quiet=True, trial_function=_noop_trial)
+        outcome = run_sweep(spec, quiet=True, trial_function=_noop_trial, segment_trials=args.segment_trials,
+                            in_process=args.trace)  # fmt: skip
         wall = time.perf_counter() - started
         stop.set()
         thread.join()
     if args.samples:
-        Path(args.samples).write_text("".join(json.dumps({"t_s": round(t - started, 2), "rss_mib": round(r, 2), "trials_finished": d}) + "\n" for t, r, d in samples))
-    peak = max(s[1] for s in samples)
-    # growth per finished trial over the second half of the sweep (after warm-up)
-    half = [s for s in samples if s[2] >= args.trials // 2]
-    growth_kib = float("nan")
-    if len(half) >= 2 and half[-1][2] > half[0][2]:
-        growth_kib = (half[-1][1] - half[0][1]) * 1024 / (half[-1][2] - half[0][2])
+        Path(args.samples).write_text("".join(
+            json.dumps({"t_s": round(t - started, 2), "supervisor_rss_mib": round(r, 2), "segment_rss_mib": round(c, 2),
+                        "trials_finished": d, "segment_pid": pid}) + "\n"
+            for t, r, c, d, pid in samples))  # fmt: skip
+    total = [(d, r + c) for _, r, c, d, _ in samples]
+    # each segment process: its peak (with the supervisor) and the trials finished when it ended
+    segments: dict[int, dict[str, float]] = {}
+    for _, r, c, d, pid in samples:
+        if pid:
+            seg = segments.setdefault(pid, {"peak_mib": 0.0, "trials_at_end": 0})
+            seg["peak_mib"] = max(seg["peak_mib"], r + c)
+            seg["trials_at_end"] = d
     growth_sites = []
     heap_growth_kib = float("nan")
     if len(snapshots) == 2:
@@ -189,16 +228,22 @@ def memory(args: argparse.Namespace) -> dict[str, Any]:
         for stat in diff[:8]:
             frames = [f"{f.filename.split('site-packages/')[-1]}:{f.lineno}" for f in stat.traceback[-4:]]
             growth_sites.append({"kib_per_trial": round(stat.size_diff / 1024 / max(1, n1 - n0), 2), "where": frames})
+    peaks = [(int(seg["trials_at_end"]), seg["peak_mib"]) for seg in segments.values()]
     return {
         "mode": "memory",
         "python_heap_growth_sites": growth_sites,
         "python_heap_growth_kib_per_trial": round(heap_growth_kib, 2),
         "trials": outcome.progress["trials_finished"],
         "wall_s": round(wall, 1),
-        "driver_rss_before_mib": round(rss_before, 1),
-        "driver_rss_peak_mib": round(peak, 1),
-        "driver_rss_end_mib": round(samples[-1][1], 1),
-        "growth_kib_per_trial_second_half": round(growth_kib, 2),
+        "supervisor_rss_before_mib": round(rss_before, 1),
+        "supervisor_rss_end_mib": round(samples[-1][1], 1),
+        "driver_rss_peak_mib": round(max(t for _, t in total), 1),
+        "segments": [{"trials_at_end": int(s["trials_at_end"]), "peak_mib": round(s["peak_mib"], 1)} for s in segments.values()],
+        # the slope of supervisor + segment RSS over trials 100..end (after warm-up)
+        "growth_kib_per_trial_fit": round(_slope_kib_per_trial([p for p in total if p[0] >= min(100, args.trials // 3)]), 2),
+        # how each segment's peak grows with the trials finished before it: what stays from one segment to the next
+        "growth_kib_per_trial_across_segment_peaks": round(_slope_kib_per_trial(peaks[:-1] if len(peaks) > 2 else peaks), 2),
+        "supervisor_growth_kib_per_trial": round(_slope_kib_per_trial([(d, r) for _, r, _, d, _ in samples if d >= 1]), 2),
     }
 
 
@@ -215,6 +260,7 @@ def main() -> None:
     p.add_argument("--trials", type=int, default=1000)
     p.add_argument("--trace", action="store_true", help="tracemalloc: where the driver's heap grows (slower)")
     p.add_argument("--samples", help="write every (time, RSS, trials finished) sample here as JSON lines")
+    p.add_argument("--segment-trials", type=int, help="trials per driver segment (default: raygrid's; 0: one segment)")
     p.add_argument("--cpus", type=int, default=os.cpu_count() or 2)
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")

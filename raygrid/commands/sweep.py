@@ -42,6 +42,13 @@ def register(sub: Any) -> None:
     p.add_argument("--address", help="join this Ray cluster (default: start Ray locally)")
     p.add_argument("--name", help="override the spec's name (the sweep folder is <storage>/<name>)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.add_argument(
+        "--segment-trials",
+        type=_segment_trials,
+        metavar="N",
+        help="run the Tune experiment in driver processes of N trials each, a fresh one per segment, so the driver's "
+        "memory does not grow with the sweep (default: max(200, 50 x the trials that run at once); 0: one process)",
+    )
     p.set_defaults(func=run)
 
     p = sub.add_parser(
@@ -53,6 +60,13 @@ def register(sub: Any) -> None:
     p.add_argument("sweep_dir", metavar="DIR", help="the sweep folder: a local path or s3://bucket/prefix/NAME")
     p.add_argument("--address", help="join this Ray cluster (default: start Ray locally)")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument(
+        "--segment-trials",
+        type=_segment_trials,
+        metavar="N",
+        help="run the Tune experiment in driver processes of N trials each, a fresh one per segment, so the driver's "
+        "memory does not grow with the sweep (default: max(200, 50 x the trials that run at once); 0: one process)",
+    )
     p.set_defaults(func=resume)
 
     p = sub.add_parser(
@@ -63,6 +77,16 @@ def register(sub: Any) -> None:
     p.add_argument("sweep_dir", metavar="DIR", help="the sweep folder: a local path or s3://bucket/prefix/NAME")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=status)
+
+
+def _segment_trials(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: allowed: a whole number of trials >= 1, or 0 (one process)")
+    return value
 
 
 def _print_progress(progress: dict[str, Any], stream: Any = None) -> None:
@@ -94,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("storage", args.storage), ("name", args.name)) if v}
     if changes:
         spec = spec.replace(**changes)
-    outcome = run_sweep(spec, address=args.address, quiet=args.quiet)
+    outcome = run_sweep(spec, address=args.address, quiet=args.quiet, segment_trials=args.segment_trials)
     _print_progress(outcome.progress)
     print(f"sweep: {outcome.sweep_dir}  ({outcome.seconds:.0f}s)")
     return 0
@@ -103,7 +127,9 @@ def run(args: argparse.Namespace) -> int:
 def resume(args: argparse.Namespace) -> int:
     from raygrid.sweep.driver import resume_sweep
 
-    outcome = resume_sweep(args.sweep_dir, address=args.address, quiet=args.quiet)
+    outcome = resume_sweep(
+        args.sweep_dir, address=args.address, quiet=args.quiet, segment_trials=args.segment_trials
+    )
     _print_progress(outcome.progress)
     print(f"sweep: {outcome.sweep_dir}  ({outcome.seconds:.0f}s)")
     return 0

@@ -115,7 +115,8 @@ def _check_same(started: SweepSpec, spec: SweepSpec, sweep_dir: Location) -> Non
         )
 
 
-def _started_spec(sweep_dir: Location) -> SweepSpec:
+def started_spec(sweep_dir: Location) -> SweepSpec:
+    """The spec a sweep folder was started with (its ``sweep.json``)."""
     meta_path = sweep_dir / SWEEP_FILE
     try:
         meta = json.loads(meta_path.read_bytes())
@@ -139,10 +140,18 @@ def run_sweep(
     resume: bool = False,
     quiet: bool = False,
     trial_function: Any = None,
+    segment_trials: int | None = None,
+    in_process: bool = False,
 ) -> SweepOutcome:
     """Runs a sweep to the end (or resumes it, if its folder exists with the
     same spec). A folder started with a different spec is refused with what
-    changed."""
+    changed.
+
+    The Tune experiment runs in child processes of ``segment_trials`` units
+    each (:mod:`raygrid.sweep.segments`; ``None``: the default for the
+    cluster, 0: one segment). ``in_process`` runs it here instead, in one
+    segment (benchmarks that trace this process's heap).
+    """
     check_local_model(spec)
     spec = resolve_paths(spec)
     sweep_dir = sweep_dir_of(spec)
@@ -150,16 +159,16 @@ def run_sweep(
         check_remote_storage(spec)
     existing = (sweep_dir / SWEEP_FILE).is_file()
     if existing:
-        _check_same(_started_spec(sweep_dir), spec, sweep_dir)
+        _check_same(started_spec(sweep_dir), spec, sweep_dir)
     elif resume:
         raise ConfigError(f"{sweep_dir}: not a sweep folder (no {SWEEP_FILE}); start it with `raygrid run`")
     else:
         check_storage(spec)
-    from raygrid.sweep import ray_backend
+    from raygrid.sweep import cluster
 
     started = time.perf_counter()
     try:
-        ray_backend.start(address, spec)  # checks the cluster before anything is written
+        cluster.start(address, spec)  # checks the cluster before anything is written
         if not existing:
             sweep_dir.mkdir()
             (sweep_dir / SPEC_FILE).write_text(_spec_yaml(spec))
@@ -170,19 +179,33 @@ def run_sweep(
                 "spec": spec.normalised(),
             }
             (sweep_dir / SWEEP_FILE).write_text(json.dumps(meta, indent=2) + "\n")
-        results = ray_backend.run_tuner(
-            spec, sweep_dir, address=address, restore=existing, quiet=quiet, trial_function=trial_function
-        )
-        searcher = ray_backend.current_searcher()
-        progress = searcher.planner.progress() if searcher is not None else sweep_status(sweep_dir)
+        if in_process:
+            from raygrid.sweep import ray_backend
+
+            results = ray_backend.run_tuner(
+                spec, sweep_dir, address=address, restore=existing, quiet=quiet, trial_function=trial_function
+            )
+            tune_errors = int(results.num_errors)
+            searcher = ray_backend.current_searcher()
+            progress = searcher.planner.progress() if searcher is not None else None
+        else:
+            from raygrid.sweep.segments import run_segments
+
+            tune_errors = run_segments(
+                sweep_dir, address=address or cluster.cluster_address(), quiet=quiet,
+                segment_trials=segment_trials, trial_function=trial_function,
+            )  # fmt: skip
+            progress = None
     finally:
-        ray_backend.shutdown()
+        cluster.shutdown()
+    if progress is None:
+        progress = sweep_status(sweep_dir)
     if (sweep_dir / "results").is_dir():
         from raygrid.store import refresh_index
 
         refresh_index(sweep_dir / "results")  # the first `raygrid best` is then as fast as the next
     where = sweep_dir if sweep_dir.remote else sweep_dir.local
-    return SweepOutcome(where, progress, time.perf_counter() - started, int(results.num_errors))
+    return SweepOutcome(where, progress, time.perf_counter() - started, tune_errors)
 
 
 def _open_sweep_dir(sweep_dir: Location | Path | str) -> Location:
@@ -192,15 +215,21 @@ def _open_sweep_dir(sweep_dir: Location | Path | str) -> Location:
     return where
 
 
-def resume_sweep(sweep_dir: Location | Path | str, *, address: str | None = None, quiet: bool = False) -> SweepOutcome:
+def resume_sweep(
+    sweep_dir: Location | Path | str,
+    *,
+    address: str | None = None,
+    quiet: bool = False,
+    segment_trials: int | None = None,
+) -> SweepOutcome:
     """Resumes a sweep from its folder (local or ``s3://``). ``spec.yaml``
     must still be the spec the sweep started with (an edited one is refused
     with what changed)."""
     sweep_dir = _open_sweep_dir(sweep_dir)
-    started = _started_spec(sweep_dir)
+    started = started_spec(sweep_dir)
     current = read_spec_file(sweep_dir / SPEC_FILE)
     _check_same(started, current, sweep_dir)
-    return run_sweep(started, address=address, resume=True, quiet=quiet)
+    return run_sweep(started, address=address, resume=True, quiet=quiet, segment_trials=segment_trials)
 
 
 def sweep_status(sweep_dir: Location | Path | str) -> dict[str, Any]:
@@ -209,7 +238,7 @@ def sweep_status(sweep_dir: Location | Path | str) -> dict[str, Any]:
     from raygrid.sweep.plan import JOURNAL, Planner
 
     sweep_dir = _open_sweep_dir(sweep_dir)
-    spec = _started_spec(sweep_dir)
+    spec = started_spec(sweep_dir)
     if not (sweep_dir / JOURNAL).is_file():
         raise ConfigError(f"{sweep_dir}: the sweep has not started any trial yet (no {JOURNAL})")
     # A read-only look: the planner must not fail RUNNING trials of a live sweep.

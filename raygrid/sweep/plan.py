@@ -273,6 +273,10 @@ class Planner:
     def _ready(self, cell: Cell) -> bool:
         return all(self.cell_done(self.grid.by_key[p]) for p in cell.depends_on) and not self.blocked(cell)
 
+    def finished(self) -> bool:
+        """Nothing is left to run: every cell is done or blocked."""
+        return all(self.cell_done(cell) or self.blocked(cell) for cell in self.grid.cells)
+
     # -- handing out work ---------------------------------------------------------------
 
     def next_unit(self) -> Unit | None | _Finished:

@@ -51,13 +51,21 @@ from ray import tune
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
-from raygrid.errors import ConfigError
 from raygrid.spec import SweepSpec
 from raygrid.storage import Location
+from raygrid.sweep.cluster import (  # noqa: F401 - re-exported: what ray_backend's users knew it for
+    TRIAL_RESOURCE,
+    TRIAL_RESOURCE_TOTAL,
+    _autoscaler_node_groups,
+    _start_ray,
+    check_resources,
+    default_segment_trials,
+    shutdown,
+    start,
+    with_autoscaling,
+)
 from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit, UnitKind
 
-TRIAL_RESOURCE = "raygrid_trial"  # the custom resource each trial function holds 0.01 of
-TRIAL_RESOURCE_TOTAL = 1000.0
 TUNE_DIR = "tune"  # <sweep>/tune: Tune's experiment state
 TRAIN_DIR = "train"  # <sweep>/train/<unit key>: Train runs and their checkpoints
 SPEC_FILE = "spec.yaml"
@@ -192,10 +200,12 @@ class CellSearcher(Searcher):
     confirm run is finished (FINISHED is permanent for Tune).
     """
 
-    def __init__(self, spec: SweepSpec, sweep_dir: Location | Path) -> None:
+    def __init__(self, spec: SweepSpec, sweep_dir: Location | Path, *, segment_trials: int | None = None) -> None:
         super().__init__(metric=OBJECTIVE, mode="max")
         self.spec = spec
         self.sweep_dir = Location.of(sweep_dir)
+        self.segment_trials = segment_trials  # None: the whole sweep in this experiment
+        self.issued = 0  # units handed out by this experiment
         self.live: dict[str, Unit] = {}
         self.pruned: set[str] = set()
         self.started_at = time.time()
@@ -228,7 +238,7 @@ class CellSearcher(Searcher):
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
+        self.__dict__.update({"segment_trials": None, "issued": 0, **state})  # pickled before segments: neither
         self._open(restoring=True)
 
     def save(self, checkpoint_path: str) -> None:
@@ -242,13 +252,27 @@ class CellSearcher(Searcher):
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any) -> bool:
         return True
 
+    @property
+    def segment_full(self) -> bool:
+        """This experiment has handed out its segment's units (see
+        :mod:`raygrid.sweep.segments`): it only finishes those now."""
+        return self.segment_trials is not None and self.issued >= self.segment_trials
+
+    @property
+    def drained(self) -> bool:
+        """Its segment is full and every unit of it has finished."""
+        return self.segment_full and not self.live
+
     def suggest(self, trial_id: str) -> dict[str, Any] | None | str:
+        if self.segment_full:
+            return Searcher.FINISHED  # the experiment ends once its running trials do
         unit = self.planner.next_unit()
         if unit is FINISHED:
             return Searcher.FINISHED
         if unit is None:
             return None
         assert isinstance(unit, Unit)
+        self.issued += 1
         self.live[trial_id] = unit
         return {
             "unit": unit.to_config(),
@@ -441,11 +465,11 @@ class ProgressCallback(tune.Callback):
     """A live progress line: cells done/total, trials running, best per cell,
     elapsed and estimated time left."""
 
-    def __init__(self, every_s: float = 10.0, stream: Any = None) -> None:
+    def __init__(self, every_s: float = 10.0, stream: Any = None, started: float | None = None) -> None:
         self.every_s = every_s
         self.stream = stream
         self._last = 0.0
-        self._started = time.time()
+        self._started = time.time() if started is None else started  # the sweep's start, across segments
 
     def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
         now = time.time()
@@ -496,94 +520,6 @@ def _remaining_units(searcher: CellSearcher) -> int:
 # -- the driver -----------------------------------------------------------------------------------------
 
 
-def start(address: str | None, spec: SweepSpec) -> None:
-    """Starts (or joins) Ray and checks that one trial of ``spec`` fits."""
-    _start_ray(address)
-    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-    check_resources(spec, ray.cluster_resources(), nodes)
-
-
-def _start_ray(address: str | None) -> None:
-    if ray.is_initialized():
-        return
-    os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
-    if address:
-        ray.init(address=address, log_to_driver=False)
-        if TRIAL_RESOURCE not in ray.cluster_resources():
-            raise ConfigError(
-                f"--address {address}: the cluster has no {TRIAL_RESOURCE!r} resource; start its head node with "
-                f"--resources '{{\"{TRIAL_RESOURCE}\": {int(TRIAL_RESOURCE_TOTAL)}}}' (cluster.yaml does)"
-            )
-    else:
-        # never a bare ray.init(): it would join whatever cluster Ray's temp folder points at
-        ray.init(
-            address="local",
-            resources={TRIAL_RESOURCE: TRIAL_RESOURCE_TOTAL},
-            include_dashboard=True,  # frees a stopped trial's placement group (State API)
-            log_to_driver=False,
-            configure_logging=False,
-        )
-
-
-def check_resources(spec: SweepSpec, cluster: Mapping[str, float], nodes: list[Mapping[str, float]]) -> int:
-    """Raises ConfigError if one trial can never be placed; returns how many
-    trials fit at once."""
-    r = spec.resources
-    need = {"CPU": r.cpus_per_worker, **({"GPU": r.gpus_per_worker} if r.use_gpu else {})}
-    for name, amount in need.items():
-        if not any(node.get(name, 0.0) >= amount for node in nodes):
-            have = max((node.get(name, 0.0) for node in nodes), default=0.0)
-            raise ConfigError(
-                f"{spec.source}: resources.{'gpus' if name == 'GPU' else 'cpus'}_per_worker: {amount:g} {name} per "
-                f"worker, but the largest node has {have:g}; allowed: at most {have:g}"
-            )
-        total = cluster.get(name, 0.0)
-        if total < amount * r.num_workers:
-            raise ConfigError(
-                f"{spec.source}: resources.num_workers: {r.num_workers} workers need {amount * r.num_workers:g} "
-                f"{name}, the cluster has {total:g}"
-            )
-    fits = [int(cluster.get(name, 0.0) // (amount * r.num_workers)) for name, amount in need.items() if amount > 0]
-    return max(1, min(fits) if fits else 1)
-
-
-def _autoscaler_node_groups() -> list[tuple[dict[str, float], int]]:
-    """(resources of one node, how many more the autoscaler may start) per
-    node type of the cluster's autoscaler config; [] without an autoscaler
-    (a local cluster, or one started by hand)."""
-    try:
-        from ray._private.state import state
-
-        config = state.get_cluster_config()
-    except Exception:  # noqa: BLE001 - a private API: no config means no autoscaling
-        return []
-    if config is None:
-        return []
-    groups = []
-    for group in config.node_group_configs:
-        resources = {str(k): float(v) for k, v in group.resources.items()}
-        if resources and group.max_count != 0:
-            groups.append((resources, int(group.max_count)))
-    return groups
-
-
-def with_autoscaling(
-    cluster: Mapping[str, float], nodes: list[Mapping[str, float]], groups: list[tuple[dict[str, float], int]]
-) -> tuple[dict[str, float], list[Mapping[str, float]]]:
-    """The resources an autoscaling cluster can reach: the live nodes plus
-    each node type's maximum count (-1: unbounded, counted as 64 nodes). A
-    sweep submitted to an autoscaling cluster at its minimum size sizes its
-    concurrency by what the cluster can grow to; Tune's pending trials are
-    what makes the autoscaler add nodes."""
-    grown: dict[str, float] = {}
-    for resources, max_count in groups:
-        count = 64 if max_count < 0 else max_count
-        for name, amount in resources.items():
-            grown[name] = grown.get(name, 0.0) + amount * count
-    total = {name: max(cluster.get(name, 0.0), grown.get(name, 0.0)) for name in {*cluster, *grown}}
-    return total, [*nodes, *(resources for resources, _ in groups)]
-
-
 def run_tuner(
     spec: SweepSpec,
     sweep_dir: Location | Path,
@@ -592,11 +528,18 @@ def run_tuner(
     restore: bool,
     quiet: bool = False,
     trial_function: Any = None,
+    segment_trials: int | None = 0,
+    started: float | None = None,
 ) -> Any:
-    """Runs (or restores) the sweep's Tune experiment to the end.
+    """Runs (or restores) the sweep's Tune experiment to its end: the end
+    of the sweep, or of a segment of ``segment_trials`` units (``None``:
+    :func:`default_segment_trials`; 0: no limit). A restored experiment
+    keeps the segment size it started with.
 
     ``trial_function`` replaces the Train trial (benchmarks of the driver
     alone use a no-op one); it takes the unit config that ``_trial`` takes.
+    ``started`` is when the sweep (not this segment) started, for the
+    progress line's elapsed and remaining time.
     """
     _start_ray(address)
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
@@ -605,7 +548,9 @@ def run_tuner(
     if spec.max_concurrent_trials:
         concurrency = min(concurrency, spec.max_concurrent_trials)
     trainable = tune.with_resources(trial_function or _trial, {"CPU": 0, TRIAL_RESOURCE: 0.01})  # same on restore
-    callbacks: list[Any] = [TrimFinishedTrials()] + ([] if quiet else [ProgressCallback()])
+    if segment_trials is None:
+        segment_trials = default_segment_trials(concurrency)
+    callbacks: list[Any] = [TrimFinishedTrials()] + ([] if quiet else [ProgressCallback(started=started)])
     # Tune's own CSV/JSON/TensorBoard logger per trial: raygrid writes its
     # records and TensorBoard curves itself (<sweep>/trials, <sweep>/tensorboard).
     # Tune's end-of-run analysis then finds no result.json per trial and
@@ -617,7 +562,7 @@ def run_tuner(
     if restore and tune.Tuner.can_restore(tune_path, storage_filesystem=tune_fs):
         tuner = tune.Tuner.restore(tune_path, trainable=trainable, resume_errored=True, storage_filesystem=tune_fs)
     else:
-        searcher = CellSearcher(spec, sweep_dir)
+        searcher = CellSearcher(spec, sweep_dir, segment_trials=segment_trials or None)
         tuner = tune.Tuner(
             trainable,
             tune_config=tune.TuneConfig(
@@ -643,9 +588,4 @@ def current_searcher() -> CellSearcher | None:
     return _SEARCHER.get("current")
 
 
-def shutdown() -> None:
-    if ray.is_initialized():
-        ray.shutdown()
-
-
-__all__ = ["CellPruningScheduler", "CellSearcher", "check_resources", "current_searcher", "run_tuner", "shutdown"]
+__all__ = ["CellPruningScheduler", "CellSearcher", "current_searcher", "run_tuner"]

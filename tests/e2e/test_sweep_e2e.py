@@ -104,19 +104,22 @@ def test_kill_9_of_the_driver_then_resume_matches_an_uninterrupted_sweep(tmp_pat
     spec.write_text(SMALL.format(model=tiny_model_dir, storage=tmp_path / "b"))
     sweep = tmp_path / "b" / "small"
     since = time.time()
-    driver = start("run", str(spec), "--quiet", cwd=tmp_path, log=tmp_path / "driver.log")
+    # Segments of 2 units (raygrid.sweep.segments): the intermediate trials, the
+    # target trials, the confirm run, each in its own driver process and Tune
+    # experiment; the kill lands inside the second segment's first unit.
+    driver = start("run", str(spec), "--quiet", "--segment-trials", "2", cwd=tmp_path, log=tmp_path / "driver.log")
     deadline = time.time() + 600
-    while len(records(sweep)) < 2 and time.time() < deadline and driver.poll() is None:
+    while not _in_flight(sweep) - set(records(sweep)) or len(records(sweep)) < 2:
+        assert time.time() < deadline and driver.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
         time.sleep(0.5)
-    assert driver.poll() is None, (tmp_path / "driver.log").read_text()[-3000:]
-    time.sleep(3)  # somewhere inside the third unit
+    time.sleep(2)  # inside the third unit
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     time.sleep(2)
     kill_all(ray_session_pids(since))  # helpers a killed driver leaves behind (DESIGN.md)
     finished_before = records(sweep)
 
-    resumed = raygrid("resume", str(sweep), "--quiet", cwd=tmp_path)
+    resumed = raygrid("resume", str(sweep), "--quiet", "--segment-trials", "2", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert finished_trials(sweep) == expected_trials
     assert result_rows(sweep) == expected_rows  # run keys are content hashes: equal across the two sweeps
@@ -124,6 +127,13 @@ def test_kill_9_of_the_driver_then_resume_matches_an_uninterrupted_sweep(tmp_pat
     after = records(sweep)
     for key, record in finished_before.items():
         assert after[key] == record
+
+
+def _in_flight(sweep: Path) -> set[str]:
+    """Units whose Train run has started and not yet finished (a finished
+    unit's Train folder is removed)."""
+    train = sweep / "train"
+    return {p.name for p in train.iterdir() if p.is_dir()} if train.is_dir() else set()
 
 
 def test_a_changed_spec_is_refused_with_what_changed(tmp_path: Path, tiny_model_dir: Path) -> None:

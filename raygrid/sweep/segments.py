@@ -1,0 +1,262 @@
+"""The sweep's Tune experiment, run in segments by short-lived driver processes.
+
+Why: the process that creates a Ray actor keeps Ray core's bookkeeping of
+it (~8 KiB) until that process ends, even after the actor is gone
+(docs/ray-notes.md §6), and Tune creates an actor per trial. A sweep of
+tens of thousands of trials would grow its driver by hundreds of MiB. So
+``raygrid run`` (the *supervisor*: checks, the sweep folder, the local Ray
+cluster) runs the Tune experiment in a child process that hands out at most
+``segment_trials`` units, waits for them to finish and exits; the next child
+starts a fresh experiment over the same sweep folder. Every unit's outcome
+lives in the folder (trial records, Optuna journal, results store), so a new
+experiment goes on exactly where the last stopped: the k-th trial of a cell
+has the same parameters whichever segment asks it (:mod:`raygrid.sweep.plan`).
+
+A killed supervisor takes its child with it (``PR_SET_PDEATHSIG`` on Linux,
+a watch on the parent elsewhere); ``raygrid resume`` then restores the
+segment's experiment (``Tuner.restore``) with its searcher, which remembers
+how much of its segment it has handed out.
+
+The child: ``python -m raygrid.sweep.segments SWEEP_DIR --address ADDR
+--report FILE --parent PID [...]``, one JSON report in FILE.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from raygrid.errors import ConfigError, RaygridError
+from raygrid.storage import Location
+
+TUNE_DIR = "tune"  # as raygrid.sweep.ray_backend.TUNE_DIR (not imported: that module imports Ray)
+INTERRUPT_GRACE_S = 120.0  # a child interrupted with the supervisor saves its experiment state in this time
+
+
+class SweepProcessError(RaygridError):
+    """A segment's driver process died; the sweep folder is resumable."""
+
+
+@dataclass(frozen=True)
+class SegmentReport:
+    """What one segment's process did."""
+
+    finished: bool  # the whole sweep is finished
+    drained: bool  # its segment's units were all handed out and have all finished
+    issued: int  # units it handed out (a restored experiment: since its restore)
+    tune_errors: int
+
+    @classmethod
+    def read(cls, path: Path) -> SegmentReport:
+        data = json.loads(path.read_text())
+        if data.get("error"):
+            raise ConfigError(str(data["error"]))
+        return cls(bool(data["finished"]), bool(data["drained"]), int(data["issued"]), int(data["tune_errors"]))
+
+
+# -- the supervisor -------------------------------------------------------------------------------------------
+
+
+def run_segments(
+    sweep_dir: Location,
+    *,
+    address: str,
+    quiet: bool = False,
+    segment_trials: int | None = None,
+    trial_function: Callable[..., Any] | None = None,
+    started: float | None = None,
+) -> int:
+    """Runs the sweep to its end, one child process per segment; returns
+    the Tune trials that errored, summed over segments.
+
+    ``segment_trials``: units per segment (``None``: raygrid's default for
+    the cluster, see ``cluster.default_segment_trials``; 0: one segment).
+    """
+    started = time.time() if started is None else started
+    errors, idle = 0, 0
+    while True:
+        report = _run_child(sweep_dir, address=address, quiet=quiet, segment_trials=segment_trials,
+                            trial_function=trial_function, started=started)  # fmt: skip
+        errors += report.tune_errors
+        if report.finished:
+            return errors
+        if not report.drained:
+            raise SweepProcessError(
+                f"{sweep_dir}: the sweep's Tune experiment stopped before the end of its segment; "
+                f"finished trials and results are kept: `raygrid resume {sweep_dir}` goes on from there"
+            )
+        # The experiment is over and every unit of it recorded: the next segment starts a new one.
+        (sweep_dir / TUNE_DIR).rmtree()
+        idle = 0 if report.issued else idle + 1
+        if idle >= 2:  # never expected: a planner with work left that hands out nothing
+            raise SweepProcessError(f"{sweep_dir}: two segments in a row handed out no unit, yet the sweep is not finished")
+
+
+def _run_child(
+    sweep_dir: Location,
+    *,
+    address: str,
+    quiet: bool,
+    segment_trials: int | None,
+    trial_function: Callable[..., Any] | None,
+    started: float,
+) -> SegmentReport:
+    with tempfile.TemporaryDirectory(prefix="raygrid-segment-") as scratch:
+        report = Path(scratch) / "report.json"
+        command = [sys.executable, "-m", "raygrid.sweep.segments", str(sweep_dir), "--address", address,
+                   "--report", str(report), "--parent", str(os.getpid()), "--started", repr(started)]  # fmt: skip
+        if segment_trials is not None:
+            command += ["--segment-trials", str(segment_trials)]
+        if quiet:
+            command.append("--quiet")
+        if trial_function is not None:
+            command += ["--trial-function", function_reference(trial_function)]
+        child = subprocess.Popen(command)  # its output is the supervisor's
+        try:
+            code = child.wait()
+        except KeyboardInterrupt:  # the child saves its experiment's state (Tune handles SIGINT), then we stop
+            _interrupt(child)
+            raise
+        if code == 0 or (code == 2 and report.is_file()):
+            return SegmentReport.read(report)  # exit 2 with a report: a one-line error, raised here
+    raise SweepProcessError(
+        f"{sweep_dir}: the sweep's driver process exited with status {code}; finished trials and results are kept: "
+        f"`raygrid resume {sweep_dir}` goes on from there"
+    )
+
+
+def _interrupt(child: subprocess.Popen[bytes]) -> None:
+    if child.poll() is None:
+        child.send_signal(signal.SIGINT)  # a second one when it came from a terminal: Tune still saves
+    try:
+        child.wait(timeout=INTERRUPT_GRACE_S)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
+def function_reference(function: Callable[..., Any]) -> str:
+    """``module:name``, or ``/path/file.py:name`` for a function of a script."""
+    module = sys.modules.get(function.__module__)
+    if function.__module__ == "__main__" or module is None:
+        path = getattr(module, "__file__", None)
+        if not path:
+            raise ValueError(f"{function!r} has no importable module and no file")
+        return f"{Path(path).resolve()}:{function.__qualname__}"
+    return f"{function.__module__}:{function.__qualname__}"
+
+
+def resolve_function(reference: str) -> Callable[..., Any]:
+    """The function :func:`function_reference` named. A script's function is
+    loaded without registering the script as a module, so that Ray pickles
+    it by value for the trial processes."""
+    import importlib
+    import importlib.util
+
+    where, _, name = reference.rpartition(":")
+    if where.endswith(".py"):
+        spec = importlib.util.spec_from_file_location(f"raygrid_segment_{Path(where).stem}", where)
+        if spec is None or spec.loader is None:
+            raise ConfigError(f"--trial-function: cannot load {where!r}")
+        module: Any = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+    else:
+        module = importlib.import_module(where)
+    function: Any = module
+    for part in name.split("."):
+        function = getattr(function, part)
+    return function  # type: ignore[no-any-return]
+
+
+# -- the child ----------------------------------------------------------------------------------------------------
+
+
+def _die_with(parent: int) -> None:
+    """The child ends when the supervisor does, however it ends (kill -9 included)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        try:
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # it died before the line above
+        os._exit(137)
+
+    def watch() -> None:  # elsewhere (and as a second line): the parent changes when it dies
+        while True:
+            time.sleep(2.0)
+            if os.getppid() != parent:
+                os._exit(137)
+
+    threading.Thread(target=watch, name="raygrid-parent-watch", daemon=True).start()
+
+
+def run_segment(
+    sweep_dir: Location,
+    *,
+    address: str,
+    segment_trials: int | None,
+    quiet: bool,
+    trial_function: Callable[..., Any] | None,
+    started: float | None,
+) -> SegmentReport:
+    """One segment, in this process: joins the cluster, runs (or restores)
+    the Tune experiment to its segment's end."""
+    from raygrid.sweep import ray_backend
+    from raygrid.sweep.driver import started_spec
+
+    spec = started_spec(sweep_dir)
+    try:
+        results = ray_backend.run_tuner(spec, sweep_dir, address=address, restore=True, quiet=quiet,
+                                        trial_function=trial_function, segment_trials=segment_trials,
+                                        started=started)  # fmt: skip
+        searcher = ray_backend.current_searcher()
+        if searcher is None:
+            raise SweepProcessError(f"{sweep_dir}: the Tune experiment has no raygrid searcher")
+        return SegmentReport(
+            finished=searcher.planner.finished(),
+            drained=searcher.drained,
+            issued=searcher.issued,
+            tune_errors=int(results.num_errors),
+        )
+    finally:
+        ray_backend.shutdown()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m raygrid.sweep.segments", description=__doc__)
+    parser.add_argument("sweep_dir")
+    parser.add_argument("--address", required=True)
+    parser.add_argument("--report", required=True, type=Path)
+    parser.add_argument("--parent", required=True, type=int)
+    parser.add_argument("--started", type=float)
+    parser.add_argument("--segment-trials", type=int)
+    parser.add_argument("--quiet", action="store_true")
+    parser.add_argument("--trial-function")
+    args = parser.parse_args(argv)
+    _die_with(args.parent)
+    try:
+        function = resolve_function(args.trial_function) if args.trial_function else None
+        report = run_segment(Location.of(args.sweep_dir), address=args.address, segment_trials=args.segment_trials,
+                             quiet=args.quiet, trial_function=function, started=args.started)  # fmt: skip
+    except RaygridError as exc:
+        args.report.write_text(json.dumps({"error": str(exc)}))
+        return 2
+    args.report.write_text(json.dumps(report.__dict__))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

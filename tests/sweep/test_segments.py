@@ -1,0 +1,242 @@
+"""The sweep's Tune experiment in segments (raygrid.sweep.segments): the
+searcher's segment, the supervisor's loop, the child's tie to its parent.
+The real-Ray runs are in tests/e2e/test_sweep_e2e.py."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from raygrid.cli import main as cli_main
+from raygrid.store import ResultRow, write_run
+from raygrid.sweep import segments
+from raygrid.sweep.plan import Planner, TrialRecord, Unit, UnitKind
+from raygrid.sweep.ray_backend import TUNE_DIR, CellSearcher
+from raygrid.sweep.segments import SegmentReport, SweepProcessError, function_reference, resolve_function
+from raygrid.storage import Location
+
+from test_plan import _drain, _objective, _spec
+
+FINISHED = "FINISHED"  # ray.tune.search.Searcher.FINISHED
+
+
+def _complete(searcher: CellSearcher, trial_id: str) -> None:
+    """What a trial does when it ends well, then what Tune tells the searcher."""
+    unit = searcher.live[trial_id]
+    if unit.kind is UnitKind.TRIAL:
+        value = _objective(unit)
+        TrialRecord(unit.key, "complete", value, checkpoint=f"ckpt/{unit.key}").write(searcher.sweep_dir)
+    else:
+        value = 0.5
+        row = ResultRow(run_key=unit.key, task="x", language="de", split="test", metric="accuracy", value=value)
+        write_run(searcher.sweep_dir / "results", unit.key, [row])
+        TrialRecord(unit.key, "complete", None).write(searcher.sweep_dir)
+    searcher.on_trial_complete(trial_id, {"objective": value})
+
+
+def _segment(searcher: CellSearcher, prefix: str) -> list[Unit]:
+    """Tune's loop, one unit at a time: suggest until FINISHED."""
+    units = []
+    for n in range(1000):
+        config = searcher.suggest(f"{prefix}{n}")
+        if config == FINISHED:
+            return units
+        assert isinstance(config, dict), "a sequential sweep never waits"
+        units.append(searcher.live[f"{prefix}{n}"])
+        _complete(searcher, f"{prefix}{n}")
+    raise AssertionError("the segment never ended")
+
+
+def test_segments_of_three_units_hand_out_what_one_experiment_would(tmp_path: Path) -> None:
+    whole = [(u.cell_key, u.params, u.key) for u in _drain(Planner(_spec(tmp_path), tmp_path / "a"))]
+    spec, sweep = _spec(tmp_path), tmp_path / "b"
+    seen: list[Unit] = []
+    for number in range(10):
+        searcher = CellSearcher(spec, sweep, segment_trials=3)  # a fresh experiment per segment
+        units = _segment(searcher, f"s{number}-")
+        seen += units
+        assert len(units) <= 3
+        assert searcher.drained == (len(units) == 3) and not searcher.live
+        if searcher.planner.finished():
+            break
+        assert len(units) == 3
+    assert [(u.cell_key, u.params, u.key) for u in seen] == whole  # 12 units: four segments
+    assert number == 3 and Planner(spec, sweep).finished()  # the fourth segment ends the sweep
+
+
+def test_a_segment_is_drained_only_when_its_last_unit_has_finished(tmp_path: Path) -> None:
+    searcher = CellSearcher(_spec(tmp_path), tmp_path / "s", segment_trials=2)
+    assert isinstance(searcher.suggest("t0"), dict) and not searcher.segment_full
+    assert isinstance(searcher.suggest("t1"), dict)  # the intermediate cell's two trials run at once
+    assert searcher.segment_full and not searcher.drained
+    assert searcher.suggest("t2") == FINISHED  # nothing more from this experiment
+    _complete(searcher, "t0")
+    assert not searcher.drained
+    _complete(searcher, "t1")
+    assert searcher.drained and searcher.issued == 2
+
+
+def test_a_restored_searcher_keeps_its_segment(tmp_path: Path) -> None:
+    searcher = CellSearcher(_spec(tmp_path), tmp_path / "s", segment_trials=3)
+    searcher.suggest("t0")
+    _complete(searcher, "t0")
+    searcher.suggest("t1")
+    path = tmp_path / "searcher.pkl"
+    searcher.save(str(path))
+    restored = CellSearcher(_spec(tmp_path), tmp_path / "s")  # Tuner.restore: built as at the start, then restore()
+    restored.restore(str(path))
+    assert (restored.segment_trials, restored.issued, list(restored.live)) == (3, 2, ["t1"])
+    _complete(restored, "t1")
+    assert isinstance(restored.suggest("t2"), dict) and restored.segment_full and not restored.drained
+    assert restored.suggest("t3") == FINISHED
+    _complete(restored, "t2")
+    assert restored.drained
+
+
+def test_a_searcher_pickled_before_segments_runs_the_whole_sweep(tmp_path: Path) -> None:
+    searcher = CellSearcher(_spec(tmp_path), tmp_path / "s", segment_trials=3)
+    state = searcher.__getstate__()
+    del state["segment_trials"], state["issued"]
+    old = pickle.loads(pickle.dumps(state))
+    restored = CellSearcher.__new__(CellSearcher)
+    restored.__setstate__(old)
+    assert restored.segment_trials is None and restored.issued == 0
+    assert len(_segment(restored, "t")) == 12 and not restored.segment_full
+
+
+# -- the supervisor's loop ------------------------------------------------------------------------------
+
+
+def _scripted(monkeypatch: pytest.MonkeyPatch, sweep: Path, reports: list[SegmentReport]) -> list[bool]:
+    """Replaces the child process by a list of reports; records whether a
+    Tune experiment folder was there when each segment started."""
+    had_tune: list[bool] = []
+
+    def child(sweep_dir: Location, **kwargs: Any) -> SegmentReport:
+        had_tune.append((sweep / TUNE_DIR).exists())
+        (sweep / TUNE_DIR).mkdir(exist_ok=True)  # the segment's experiment
+        return reports.pop(0)
+
+    monkeypatch.setattr(segments, "_run_child", child)
+    return had_tune
+
+
+def test_the_supervisor_starts_a_fresh_experiment_after_each_drained_segment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    had_tune = _scripted(monkeypatch, sweep, [SegmentReport(False, True, 3, 0), SegmentReport(False, True, 3, 1),
+                                               SegmentReport(True, False, 2, 1)])  # fmt: skip
+    assert segments.run_segments(Location.of(sweep), address="127.0.0.1:1") == 2
+    assert had_tune == [False, False, False]
+    assert (sweep / TUNE_DIR).is_dir()  # the last experiment stays: a resume of a finished sweep restores it
+
+
+def test_a_segment_that_did_not_drain_stops_the_sweep_resumable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    _scripted(monkeypatch, sweep, [SegmentReport(False, False, 1, 0)])
+    with pytest.raises(SweepProcessError, match="raygrid resume"):
+        segments.run_segments(Location.of(sweep), address="127.0.0.1:1")
+    assert (sweep / TUNE_DIR).is_dir()  # kept for the resume
+
+
+def test_segments_that_hand_out_nothing_do_not_loop_forever(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    sweep = tmp_path / "sweep"
+    sweep.mkdir()
+    _scripted(monkeypatch, sweep, [SegmentReport(False, True, 0, 0)] * 2)
+    with pytest.raises(SweepProcessError, match="no unit"):
+        segments.run_segments(Location.of(sweep), address="127.0.0.1:1")
+
+
+def test_a_childs_one_line_error_is_the_supervisors(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_text('{"error": "s.yaml: resources.num_workers: 9 workers need 9 CPU, the cluster has 2"}')
+    with pytest.raises(segments.ConfigError, match="num_workers"):
+        SegmentReport.read(report)
+
+
+def test_a_childs_error_on_a_folder_that_is_no_sweep_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(segments.ConfigError, match="not a sweep folder"):  # the real child, exit 2 with its report
+        segments._run_child(Location.of(tmp_path), address="127.0.0.1:1", quiet=True, segment_trials=None,
+                            trial_function=None, started=0.0)  # fmt: skip
+
+
+def test_a_crashed_child_process_is_reported_with_how_to_resume(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(segments.sys, "executable", "/bin/false")  # exits 1 without a report
+    with pytest.raises(SweepProcessError, match=r"exited with status 1.*raygrid resume"):
+        segments._run_child(Location.of(tmp_path), address="127.0.0.1:1", quiet=True, segment_trials=None,
+                            trial_function=None, started=0.0)  # fmt: skip
+
+
+# -- references to trial functions, and the child's tie to its parent ---------------------------------
+
+
+def test_trial_functions_travel_by_reference(tmp_path: Path) -> None:
+    from raygrid.errors import one_of
+
+    assert resolve_function(function_reference(one_of)) is one_of
+    script = tmp_path / "bench.py"
+    script.write_text("def noop(config):\n    return config\n\nif __name__ == '__main__':\n    raise SystemExit(3)\n")
+    loaded = resolve_function(f"{script}:noop")
+    assert loaded({"a": 1}) == {"a": 1}
+    assert loaded.__module__ not in sys.modules  # so that Ray pickles it by value
+
+
+def test_the_tune_folder_names_agree() -> None:
+    assert segments.TUNE_DIR == TUNE_DIR
+
+
+def test_a_negative_segment_size_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli_main(["run", "--segment-trials", "-3"])
+    assert exit_.value.code == 2
+    assert "--segment-trials: '-3': allowed: a whole number of trials >= 1, or 0" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_the_segment_process_dies_with_a_killed_supervisor(tmp_path: Path) -> None:
+    pid_file = tmp_path / "child.pid"
+    supervisor = textwrap.dedent(f"""
+        import os, subprocess, sys, time
+        code = ("import os, sys, time; from raygrid.sweep.segments import _die_with; _die_with(int(sys.argv[1])); "
+                "open({str(pid_file)!r}, 'w').write(str(os.getpid())); time.sleep(120)")
+        subprocess.Popen([sys.executable, "-c", code, str(os.getpid())])
+        time.sleep(120)
+    """)
+    parent = subprocess.Popen([sys.executable, "-c", supervisor])
+    deadline = time.time() + 60
+    while not (pid_file.is_file() and pid_file.read_text()) and time.time() < deadline:
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    assert _alive(child)
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.time() + 10
+    while _alive(child) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not _alive(child)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    if state == "Z":  # a zombie waiting for its (new) parent to reap it: dead
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
