@@ -46,7 +46,7 @@ def load(path: Path) -> Any:
 
 
 def trial_resource() -> tuple[str, float]:
-    from raygrid.sweep.ray_backend import TRIAL_RESOURCE, TRIAL_RESOURCE_TOTAL
+    from raygrid.sweep.cluster import TRIAL_RESOURCE, TRIAL_RESOURCE_TOTAL
 
     return TRIAL_RESOURCE, TRIAL_RESOURCE_TOTAL
 
@@ -274,7 +274,7 @@ def node_resources(types: dict[str, dict[str, Any]], count: str) -> list[dict[st
 
 def check(nodes: list[dict[str, float]]) -> int:
     from raygrid.spec import load_spec
-    from raygrid.sweep.ray_backend import check_resources
+    from raygrid.sweep.cluster import check_resources
 
     cluster: dict[str, float] = {}
     for node in nodes:
@@ -477,7 +477,7 @@ def test_a_sweep_at_minimum_size_plans_for_what_the_autoscaler_can_add() -> None
     bigger GPU node than any type offers is still refused."""
     from raygrid.errors import ConfigError
     from raygrid.spec import load_spec
-    from raygrid.sweep.ray_backend import check_resources, with_autoscaling
+    from raygrid.sweep.cluster import check_resources, with_autoscaling
 
     types = node_types()
     live = node_resources(types, "min_workers")

@@ -53,15 +53,12 @@ from ray.tune.search import Searcher
 
 from raygrid.spec import SweepSpec
 from raygrid.storage import Location
-from raygrid.sweep.cluster import (  # noqa: F401 - re-exported: what ray_backend's users knew it for
+from raygrid.sweep.cluster import (
     TRIAL_RESOURCE,
-    TRIAL_RESOURCE_TOTAL,
     _autoscaler_node_groups,
     _start_ray,
     check_resources,
     default_segment_trials,
-    shutdown,
-    start,
     with_autoscaling,
 )
 from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit, UnitKind

@@ -214,7 +214,7 @@ def run_segment(
 ) -> SegmentReport:
     """One segment, in this process: joins the cluster, runs (or restores)
     the Tune experiment to its segment's end."""
-    from raygrid.sweep import ray_backend
+    from raygrid.sweep import cluster, ray_backend
     from raygrid.sweep.driver import started_spec
 
     spec = started_spec(sweep_dir)
@@ -232,7 +232,7 @@ def run_segment(
             tune_errors=int(results.num_errors),
         )
     finally:
-        ray_backend.shutdown()
+        cluster.shutdown()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -32,7 +32,7 @@ from ray.cluster_utils import Cluster
 
 from raygrid.spec import parse_spec
 from raygrid.sweep.driver import run_sweep
-from raygrid.sweep.ray_backend import TRIAL_RESOURCE
+from raygrid.sweep.cluster import TRIAL_RESOURCE
 
 
 def _latest_step(sweep: Path) -> int:
