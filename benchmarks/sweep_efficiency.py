@@ -9,7 +9,9 @@ Efficiency (real Train trials on the tiny model):
     .venv/bin/python benchmarks/sweep_efficiency.py efficiency --trials 4 --epochs 3 --examples 4000
 
 Driver memory (no-op trials: the searcher, planner, Optuna journal and Tune
-bookkeeping without any training):
+bookkeeping without any training); the driver is the supervisor (this
+process) plus the segment process that runs the Tune experiment
+(raygrid.sweep.segments), both read from /proc:
 
     .venv/bin/python benchmarks/sweep_efficiency.py memory --trials 1000
 
