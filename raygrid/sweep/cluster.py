@@ -22,12 +22,14 @@ TRIAL_RESOURCE_TOTAL = 1000.0
 
 def start(address: str | None, spec: SweepSpec) -> None:
     """Starts (or joins) Ray and checks that one trial of ``spec`` fits."""
-    _start_ray(address)
+    start_ray(address)
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
     check_resources(spec, ray.cluster_resources(), nodes)
 
 
-def _start_ray(address: str | None) -> None:
+def start_ray(address: str | None) -> None:
+    """Joins the cluster at ``address``, or starts a local one (with the
+    ``raygrid_trial`` resource); nothing if Ray is already initialised."""
     if ray.is_initialized():
         return
     os.environ.setdefault("RAY_TRAIN_V2_ENABLED", "1")
@@ -80,7 +82,7 @@ def default_segment_trials(concurrency: int) -> int:
     return max(200, 50 * concurrency)
 
 
-def _autoscaler_node_groups() -> list[tuple[dict[str, float], int]]:
+def autoscaler_node_groups() -> list[tuple[dict[str, float], int]]:
     """(resources of one node, how many more the autoscaler may start) per
     node type of the cluster's autoscaler config; [] without an autoscaler
     (a local cluster, or one started by hand)."""
@@ -126,5 +128,5 @@ def shutdown() -> None:
         ray.shutdown()
 
 
-__all__ = ["TRIAL_RESOURCE", "check_resources", "cluster_address", "default_segment_trials", "shutdown", "start",
-           "with_autoscaling"]  # fmt: skip
+__all__ = ["TRIAL_RESOURCE", "autoscaler_node_groups", "check_resources", "cluster_address", "default_segment_trials",
+           "shutdown", "start", "start_ray", "with_autoscaling"]  # fmt: skip

@@ -55,8 +55,8 @@ from raygrid.spec import SweepSpec
 from raygrid.storage import Location
 from raygrid.sweep.cluster import (
     TRIAL_RESOURCE,
-    _autoscaler_node_groups,
-    _start_ray,
+    autoscaler_node_groups,
+    start_ray,
     check_resources,
     default_segment_trials,
     with_autoscaling,
@@ -538,9 +538,9 @@ def run_tuner(
     ``started`` is when the sweep (not this segment) started, for the
     progress line's elapsed and remaining time.
     """
-    _start_ray(address)
+    start_ray(address)
     nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-    cluster, nodes = with_autoscaling(ray.cluster_resources(), nodes, _autoscaler_node_groups())
+    cluster, nodes = with_autoscaling(ray.cluster_resources(), nodes, autoscaler_node_groups())
     concurrency = check_resources(spec, cluster, nodes)
     if spec.max_concurrent_trials:
         concurrency = min(concurrency, spec.max_concurrent_trials)
