@@ -42,13 +42,7 @@ def register(sub: Any) -> None:
     p.add_argument("--address", help="join this Ray cluster (default: start Ray locally)")
     p.add_argument("--name", help="override the spec's name (the sweep folder is <storage>/<name>)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
-    p.add_argument(
-        "--segment-trials",
-        type=_segment_trials,
-        metavar="N",
-        help="run the Tune experiment in driver processes of N trials each, a fresh one per segment, so the driver's "
-        "memory does not grow with the sweep (default: max(200, 50 x the trials that run at once); 0: one process)",
-    )
+    _add_segment_trials(p)
     p.set_defaults(func=run)
 
     p = sub.add_parser(
@@ -60,13 +54,7 @@ def register(sub: Any) -> None:
     p.add_argument("sweep_dir", metavar="DIR", help="the sweep folder: a local path or s3://bucket/prefix/NAME")
     p.add_argument("--address", help="join this Ray cluster (default: start Ray locally)")
     p.add_argument("--quiet", action="store_true")
-    p.add_argument(
-        "--segment-trials",
-        type=_segment_trials,
-        metavar="N",
-        help="run the Tune experiment in driver processes of N trials each, a fresh one per segment, so the driver's "
-        "memory does not grow with the sweep (default: max(200, 50 x the trials that run at once); 0: one process)",
-    )
+    _add_segment_trials(p)
     p.set_defaults(func=resume)
 
     p = sub.add_parser(
@@ -77,6 +65,16 @@ def register(sub: Any) -> None:
     p.add_argument("sweep_dir", metavar="DIR", help="the sweep folder: a local path or s3://bucket/prefix/NAME")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=status)
+
+
+def _add_segment_trials(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--segment-trials",
+        type=_segment_trials,
+        metavar="N",
+        help="run the Tune experiment in driver processes of N trials each, a fresh one per segment, so the driver's "
+        "memory does not grow with the sweep (default: max(200, 50 x the trials that run at once); 0: one process)",
+    )
 
 
 def _segment_trials(text: str) -> int:
