@@ -128,7 +128,7 @@ def _run_child(
         except KeyboardInterrupt:  # the child saves its experiment's state (Tune handles SIGINT), then we stop
             _interrupt(child)
             raise
-        if code == 0 or (code == 2 and report.is_file()):
+        if code in (0, 2) and report.is_file():
             return SegmentReport.read(report)  # exit 2 with a report: a one-line error, raised here
     raise SweepProcessError(
         f"{sweep_dir}: the sweep's driver process exited with status {code}; finished trials and results are kept: "
@@ -137,13 +137,24 @@ def _run_child(
 
 
 def _interrupt(child: subprocess.Popen[bytes]) -> None:
-    if child.poll() is None:
-        child.send_signal(signal.SIGINT)  # a second one when it came from a terminal: Tune still saves
+    """Stops the child as Ctrl-C stops Tune: it saves the experiment's state.
+    A Ctrl-C at the terminal has reached the child already (same process
+    group); a second SIGINT would make Tune skip that last save."""
+    if child.poll() is None and not _terminal_sent_it():
+        child.send_signal(signal.SIGINT)
     try:
         child.wait(timeout=INTERRUPT_GRACE_S)
     except subprocess.TimeoutExpired:
         child.kill()
         child.wait()
+
+
+def _terminal_sent_it() -> bool:
+    """This process (and so its child) is in the terminal's foreground process group."""
+    try:
+        return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
+    except (OSError, ValueError, AttributeError):  # no terminal
+        return False
 
 
 def function_reference(function: Callable[..., Any]) -> str:

@@ -179,6 +179,17 @@ def test_a_crashed_child_process_is_reported_with_how_to_resume(tmp_path: Path, 
                             trial_function=None, started=0.0)  # fmt: skip
 
 
+def test_an_interrupted_supervisor_lets_its_child_save_and_stop(tmp_path: Path) -> None:
+    saved = tmp_path / "saved"
+    code = (f"import signal, sys, time\n"
+            f"def stop(*_):\n    open({str(saved)!r}, 'w').write('state'); sys.exit(0)\n"
+            f"signal.signal(signal.SIGINT, stop)\nprint('ready', flush=True)\ntime.sleep(60)\n")  # fmt: skip
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    assert child.stdout is not None and child.stdout.readline().strip() == b"ready"
+    segments._interrupt(child)  # no terminal here: the supervisor passes the SIGINT on
+    assert child.returncode == 0 and saved.read_text() == "state"
+
+
 # -- references to trial functions, and the child's tie to its parent ---------------------------------
 
 
