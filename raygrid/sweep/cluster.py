@@ -73,15 +73,6 @@ def check_resources(spec: SweepSpec, cluster: Mapping[str, float], nodes: list[M
     return max(1, min(fits) if fits else 1)
 
 
-def default_segment_trials(concurrency: int) -> int:
-    """Units per driver segment (:mod:`raygrid.sweep.segments`): large
-    enough that the drain at a segment's end (its last trials finishing
-    while no new one starts, about concurrency / (2 x segment) of the
-    slots' time) stays under 1 %, small enough that the segment's driver
-    grows by a few MiB at most (~12 KiB per trial)."""
-    return max(200, 50 * concurrency)
-
-
 def autoscaler_node_groups() -> list[tuple[dict[str, float], int]]:
     """(resources of one node, how many more the autoscaler may start) per
     node type of the cluster's autoscaler config; [] without an autoscaler
@@ -128,5 +119,5 @@ def shutdown() -> None:
         ray.shutdown()
 
 
-__all__ = ["TRIAL_RESOURCE", "autoscaler_node_groups", "check_resources", "cluster_address", "default_segment_trials",
-           "shutdown", "start", "start_ray", "with_autoscaling"]  # fmt: skip
+__all__ = ["TRIAL_RESOURCE", "autoscaler_node_groups", "check_resources", "cluster_address", "shutdown", "start",
+           "start_ray", "with_autoscaling"]  # fmt: skip

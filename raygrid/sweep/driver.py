@@ -31,6 +31,7 @@ from raygrid.storage import Location, storage_problem
 
 SPEC_FILE = "spec.yaml"
 SWEEP_FILE = "sweep.json"
+TUNE_DIR = "tune"  # Ray Tune's experiment state (one experiment at a time: raygrid.sweep.segments)
 
 
 def resolve_paths(spec: SweepSpec) -> SweepSpec:
@@ -179,27 +180,20 @@ def run_sweep(
                 "spec": spec.normalised(),
             }
             (sweep_dir / SWEEP_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+        from raygrid.sweep import segments
+
         if in_process:
-            from raygrid.sweep import ray_backend
-
-            results = ray_backend.run_tuner(
-                spec, sweep_dir, address=address, restore=existing, quiet=quiet, trial_function=trial_function
-            )
-            tune_errors = int(results.num_errors)
-            searcher = ray_backend.current_searcher()
-            progress = searcher.planner.progress() if searcher is not None else None
+            tune_errors = segments.run_segment(
+                sweep_dir, address=address, segment_trials=0, quiet=quiet, trial_function=trial_function, started=None
+            ).tune_errors
         else:
-            from raygrid.sweep.segments import run_segments
-
-            tune_errors = run_segments(
+            tune_errors = segments.run_segments(
                 sweep_dir, address=address or cluster.cluster_address(), quiet=quiet,
                 segment_trials=segment_trials, trial_function=trial_function,
             )  # fmt: skip
-            progress = None
     finally:
         cluster.shutdown()
-    if progress is None:
-        progress = sweep_status(sweep_dir)
+    progress = sweep_status(sweep_dir)
     if (sweep_dir / "results").is_dir():
         from raygrid.store import refresh_index
 

@@ -53,17 +53,11 @@ from ray.tune.search import Searcher
 
 from raygrid.spec import SweepSpec
 from raygrid.storage import Location
-from raygrid.sweep.cluster import (
-    TRIAL_RESOURCE,
-    autoscaler_node_groups,
-    start_ray,
-    check_resources,
-    default_segment_trials,
-    with_autoscaling,
-)
+from raygrid.sweep.cluster import TRIAL_RESOURCE, autoscaler_node_groups, check_resources, start_ray, with_autoscaling
+from raygrid.sweep.driver import TUNE_DIR
 from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit, UnitKind
+from raygrid.sweep.segments import default_segment_trials
 
-TUNE_DIR = "tune"  # <sweep>/tune: Tune's experiment state
 TRAIN_DIR = "train"  # <sweep>/train/<unit key>: Train runs and their checkpoints
 SPEC_FILE = "spec.yaml"
 OBJECTIVE = "objective"
@@ -522,13 +516,12 @@ def run_tuner(
     sweep_dir: Location | Path,
     *,
     address: str | None,
-    restore: bool,
     quiet: bool = False,
     trial_function: Any = None,
     segment_trials: int | None = 0,
     started: float | None = None,
 ) -> Any:
-    """Runs (or restores) the sweep's Tune experiment to its end: the end
+    """Runs the sweep's Tune experiment (restored if ``<sweep>/tune`` holds one) to its end: the end
     of the sweep, or of a segment of ``segment_trials`` units (``None``:
     :func:`default_segment_trials`; 0: no limit). A restored experiment
     keeps the segment size it started with.
@@ -556,7 +549,7 @@ def run_tuner(
     _quiet_missing_trial_metrics()
     sweep_dir = Location.of(sweep_dir)
     tune_fs, tune_path = (sweep_dir / TUNE_DIR).arrow()
-    if restore and tune.Tuner.can_restore(tune_path, storage_filesystem=tune_fs):
+    if tune.Tuner.can_restore(tune_path, storage_filesystem=tune_fs):
         tuner = tune.Tuner.restore(tune_path, trainable=trainable, resume_errored=True, storage_filesystem=tune_fs)
     else:
         searcher = CellSearcher(spec, sweep_dir, segment_trials=segment_trials or None)

@@ -39,9 +39,17 @@ from typing import Any
 
 from raygrid.errors import ConfigError, RaygridError
 from raygrid.storage import Location
+from raygrid.sweep.driver import TUNE_DIR, started_spec
 
-TUNE_DIR = "tune"  # as raygrid.sweep.ray_backend.TUNE_DIR (not imported: that module imports Ray)
 INTERRUPT_GRACE_S = 120.0  # a child interrupted with the supervisor saves its experiment state in this time
+
+
+def default_segment_trials(concurrency: int) -> int:
+    """Units per segment: large enough that the drain at a segment's end (its
+    last trials finishing while no new one starts, about concurrency / (2 x
+    segment) of the slots' time) stays under 1 %, small enough that the
+    segment's driver grows by a few MiB at most (~12 KiB per trial)."""
+    return max(200, 50 * concurrency)
 
 
 class SweepProcessError(RaygridError):
@@ -54,7 +62,7 @@ class SegmentReport:
 
     finished: bool  # the whole sweep is finished
     drained: bool  # its segment's units were all handed out and have all finished
-    issued: int  # units it handed out (a restored experiment: since its restore)
+    issued: int  # units its experiment handed out (a restored one: since its segment began)
     tune_errors: int
 
     @classmethod
@@ -81,7 +89,7 @@ def run_segments(
     the Tune trials that errored, summed over segments.
 
     ``segment_trials``: units per segment (``None``: raygrid's default for
-    the cluster, see ``cluster.default_segment_trials``; 0: one segment).
+    the cluster, :func:`default_segment_trials`; 0: one segment).
     """
     started = time.time() if started is None else started
     errors, idle = 0, 0
@@ -217,20 +225,20 @@ def _die_with(parent: int) -> None:
 def run_segment(
     sweep_dir: Location,
     *,
-    address: str,
+    address: str | None,
     segment_trials: int | None,
     quiet: bool,
     trial_function: Callable[..., Any] | None,
     started: float | None,
 ) -> SegmentReport:
-    """One segment, in this process: joins the cluster, runs (or restores)
-    the Tune experiment to its segment's end."""
+    """One segment, in this process: joins the cluster (``None``: the one
+    this process is connected to), runs (or restores) the Tune experiment to
+    its segment's end."""
     from raygrid.sweep import cluster, ray_backend
-    from raygrid.sweep.driver import started_spec
 
     spec = started_spec(sweep_dir)
     try:
-        results = ray_backend.run_tuner(spec, sweep_dir, address=address, restore=True, quiet=quiet,
+        results = ray_backend.run_tuner(spec, sweep_dir, address=address, quiet=quiet,
                                         trial_function=trial_function, segment_trials=segment_trials,
                                         started=started)  # fmt: skip
         searcher = ray_backend.current_searcher()

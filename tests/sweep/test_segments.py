@@ -20,7 +20,8 @@ from raygrid.cli import main as cli_main
 from raygrid.store import ResultRow, write_run
 from raygrid.sweep import segments
 from raygrid.sweep.plan import Planner, TrialRecord, Unit, UnitKind
-from raygrid.sweep.ray_backend import TUNE_DIR, CellSearcher
+from raygrid.sweep.driver import TUNE_DIR
+from raygrid.sweep.ray_backend import CellSearcher
 from raygrid.sweep.segments import SegmentReport, SweepProcessError, function_reference, resolve_function
 from raygrid.storage import Location
 
@@ -202,10 +203,6 @@ def test_trial_functions_travel_by_reference(tmp_path: Path) -> None:
     loaded = resolve_function(f"{script}:noop")
     assert loaded({"a": 1}) == {"a": 1}
     assert loaded.__module__ not in sys.modules  # so that Ray pickles it by value
-
-
-def test_the_tune_folder_names_agree() -> None:
-    assert segments.TUNE_DIR == TUNE_DIR
 
 
 def test_a_negative_segment_size_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
