@@ -397,10 +397,6 @@ class Planner:
         else:
             study.tell(number, state=optuna.trial.TrialState.FAIL)
 
-    def mark_issued(self, keys: Iterable[str]) -> None:
-        """Confirm units a restored Tune trial is still running."""
-        self._issued_confirm.update(keys)
-
     # -- summaries -----------------------------------------------------------------------------
 
     def progress(self) -> dict[str, Any]:
