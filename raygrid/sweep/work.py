@@ -394,7 +394,9 @@ def _evaluate_encoder(ctx: UnitContext, placement: Placement, started: float) ->
     if placement.rank != 0:
         return record
     tokenizer = load_tokenizer(spec.model.name_or_path, trust_remote_code=ctx.trust_remote_code)
-    model = build_model(_parent_source(unit) or source, HeadKind.ENCODER, seed=unit.seed, trust_remote_code=ctx.trust_remote_code)
+    model = build_model(
+        _parent_source(unit) or source, HeadKind.ENCODER, seed=unit.seed, trust_remote_code=ctx.trust_remote_code
+    )
     model.to(placement.device)
     split = Split(spec.confirm.eval_split) if spec.confirm.eval_split else None
     results = evaluate_languages(
