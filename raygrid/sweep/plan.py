@@ -326,6 +326,7 @@ class Planner:
         key = stable_key({"cell": cell.key, "index": index, "params": params})
         trial.set_user_attr(ATTR_UNIT, key)
         trial.set_user_attr(ATTR_CHECKPOINT, str(self.sweep_dir / CHECKPOINTS_DIR / key))
+        self._carry_over(study, trial, key)
         return Unit(
             kind=UnitKind.TRIAL,
             key=key,
@@ -335,6 +336,20 @@ class Planner:
             parent_checkpoint=self._parent_checkpoint(cell),
             seed=self.spec.seed,
         )
+
+    def _carry_over(self, study: optuna.Study, trial: optuna.Trial, key: str) -> None:
+        """The place of an orphan (a unit a killed driver was running) asked
+        again runs the same unit, whose Train run resumes from its last
+        checkpoint and reports only the evaluations after it: the new trial
+        gets the orphan's earlier ones, so the cell's pruner judges it on
+        the same values as in an uninterrupted sweep."""
+        import optuna
+
+        orphans = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+                   if t.user_attrs.get(ATTR_ORPHANED) and t.user_attrs.get(ATTR_UNIT) == key]  # fmt: skip
+        if orphans:  # the last one holds what earlier ones carried over
+            for step, value in sorted(orphans[-1].intermediate_values.items()):
+                trial.report(value, step)
 
     def _confirm_unit(self, cell: Cell) -> Unit | None:
         target = self.grid.by_key[cell.depends_on[0]]
