@@ -237,6 +237,7 @@ def _train(
     sources: DataSources,
     spec: CellSpec,
     device: str,
+    trust_remote_code: bool,
 ) -> tuple[nn.Module, Any]:
     from raygrid.train.loop import Placement, train_phase
 
@@ -252,7 +253,7 @@ def _train(
         )
         for task in tasks
     ]
-    model = phase_model(source, tasks, seed=config.seed)
+    model = phase_model(source, tasks, seed=config.seed, trust_remote_code=trust_remote_code)
     result = train_phase(model, data, config, tokenizer, placement=Placement(device=device))
     return model, result
 
@@ -290,8 +291,12 @@ def run_cell(
     *,
     device: str | None = None,
     log: Log = lambda message: None,
+    trust_remote_code: bool = False,
 ) -> CellResult:
     """Runs one cell (see the module docstring) and writes its result rows.
+
+    ``trust_remote_code`` (``raygrid cell --trust-remote-code``) lets
+    transformers run the code the model ships.
 
     Example:
         >>> from raygrid.tasks import DataSources
@@ -311,7 +316,7 @@ def run_cell(
     device = device or _default_device()
     out = Path(output_dir)
     data_id = _sources_fingerprint(sources)
-    tokenizer = load_tokenizer(spec.model)
+    tokenizer = load_tokenizer(spec.model, trust_remote_code=trust_remote_code)
     _preflight(spec, inter_tasks, target, languages, sources)
     reused: list[str] = []
 
@@ -338,7 +343,7 @@ def run_cell(
             log(f"intermediate {spec.intermediate}: reusing {inter_ckpt}")
         else:
             log(f"intermediate {spec.intermediate}: training ({', '.join(t.name for t in inter_tasks)})")
-            model, result = _train(spec.model, inter_tasks, config, tokenizer, sources, spec, device)
+            model, result = _train(spec.model, inter_tasks, config, tokenizer, sources, spec, device, trust_remote_code)
             meta = {
                 "kind": "intermediate",
                 "key": key,
@@ -383,7 +388,9 @@ def run_cell(
             log(f"target {target.name}: reusing {target_ckpt}")
         else:
             log(f"target {target.name}: training from {'the pretrained model' if inter_ckpt is None else source}")
-            model_for_eval, result = _train(source, [target], target_config, tokenizer, sources, spec, device)
+            model_for_eval, result = _train(
+                source, [target], target_config, tokenizer, sources, spec, device, trust_remote_code
+            )
             meta = {
                 "kind": "target",
                 "key": key,
@@ -400,11 +407,11 @@ def run_cell(
             save_checkpoint(model_for_eval, tokenizer, target_ckpt, meta)
             log(f"target {target.name}: English dev {_fmt_metrics(result.metrics)}")
         if model_for_eval is None:
-            model_for_eval = load_trained(target_ckpt, head)
+            model_for_eval = load_trained(target_ckpt, head, trust_remote_code=trust_remote_code)
         eval_length = target_config.max_seq_length
         model_key = target_ckpt.name
     else:
-        model_for_eval = build_model(source, HeadKind.ENCODER, seed=spec.seed)
+        model_for_eval = build_model(source, HeadKind.ENCODER, seed=spec.seed, trust_remote_code=trust_remote_code)
         eval_length = target.defaults.max_seq_length
         model_key = stable_key({"kind": "encoder", **parent})
 

@@ -189,13 +189,14 @@ def _with_attention(load: Any) -> PreTrainedModel:
     return fallback
 
 
-def load_trained(path: str | os.PathLike[str], head: HeadKind) -> PreTrainedModel:
-    """A checkpoint's model *with* its trained head (for evaluation)."""
+def load_trained(path: str | os.PathLike[str], head: HeadKind, *, trust_remote_code: bool = False) -> PreTrainedModel:
+    """A checkpoint's model *with* its trained head (for evaluation);
+    ``trust_remote_code`` as in :func:`build_model`."""
     _quiet_transformers()
     name = str(path)
     _check_source(name)
     try:
-        model: PreTrainedModel = _auto_class(head).from_pretrained(name)
+        model: PreTrainedModel = _auto_class(head).from_pretrained(name, trust_remote_code=trust_remote_code)
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load checkpoint {name!r}: {_first_line(exc)}") from None
     return model

@@ -365,7 +365,11 @@ class ModelSpec(_Model):
     Attributes:
         name_or_path: a hub id (``FacebookAI/xlm-roberta-large``) or a local
             directory (``.cache/tiny-xlmr``).
-        trust_remote_code: let transformers run code shipped with the model.
+        trust_remote_code: only ``false``, kept so that specs and sweep
+            folders that name it still load. A spec travels with its sweep
+            folder (``spec.yaml``, ``sweep.json``), which raygrid does not
+            trust (docs/security.md): transformers runs a model's code only
+            with the command line's ``--trust-remote-code``.
     """
 
     name_or_path: str
@@ -748,6 +752,12 @@ def _check_scalars(spec: SweepSpec) -> None:
         raise _Invalid(("name",), f"bad name {spec.name!r}", "letters, digits, '.', '_' and '-' (it names a folder)")
     if not spec.model.name_or_path.strip():
         raise _Invalid(("model", "name_or_path"), "empty", "a hub id or a local directory")
+    if spec.model.trust_remote_code:
+        raise _Invalid(
+            ("model", "trust_remote_code"),
+            "true: a spec may not let transformers run the model's own code",
+            "false or absent; set it with --trust-remote-code on the command line",
+        )
     _check_int(("data", "max_train_examples"), spec.data.max_train_examples, 1, "an integer >= 1 or null")
     _check_int(("data", "max_eval_examples"), spec.data.max_eval_examples, 1, "an integer >= 1 or null")
     _check_unique(("data", "local_dirs"), spec.data.local_dirs, "directory")

@@ -30,3 +30,14 @@ def languages(text: str) -> tuple[str, ...]:
     if not langs:
         raise argparse.ArgumentTypeError("give at least one language code, e.g. de,fr")
     return langs
+
+
+def add_trust_remote_code(parser: argparse.ArgumentParser) -> None:
+    """``--trust-remote-code``: the only way to let transformers run a model's
+    own code (a spec may not: it travels with the sweep folder)."""
+    parser.add_argument(
+        "--trust-remote-code",
+        action="store_true",
+        help="let transformers run the Python code that the model (hub repository or folder) ships; only for a "
+        "model you trust. Not remembered by the sweep folder: give it again to `raygrid resume`",
+    )

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from raygrid.commands._args import languages, positive_float, positive_int
+from raygrid.commands._args import add_trust_remote_code, languages, positive_float, positive_int
 from raygrid.errors import ConfigError
 
 
@@ -61,6 +61,7 @@ def register(sub: Any) -> None:
     p.add_argument("--max-seq-length", type=positive_int)
     p.add_argument("--retrieval-layer", type=int, help="retrieval targets: hidden layer to mean-pool")
     p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
+    add_trust_remote_code(p)
     p.set_defaults(func=run)
 
 
@@ -92,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
         data_sources(args),
         device=args.device,
         log=lambda message: print(f"[raygrid] {message}", file=sys.stderr, flush=True),
+        trust_remote_code=args.trust_remote_code,
     )
     print(f"{spec.intermediate} -> {spec.target}  (model {spec.model}, seed {spec.seed}, run {result.run_key})")
     print(format_table(result.languages))

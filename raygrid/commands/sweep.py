@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from raygrid.commands._args import add_trust_remote_code
 from raygrid.errors import ConfigError
 
 DEMO_SPEC = "search_spaces/demo.yaml"
@@ -43,6 +44,7 @@ def register(sub: Any) -> None:
     p.add_argument("--name", help="override the spec's name (the sweep folder is <storage>/<name>)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_segment_trials(p)
+    add_trust_remote_code(p)
     p.set_defaults(func=run)
 
     p = sub.add_parser(
@@ -55,6 +57,7 @@ def register(sub: Any) -> None:
     p.add_argument("--address", help="join this Ray cluster (default: start Ray locally)")
     p.add_argument("--quiet", action="store_true")
     _add_segment_trials(p)
+    add_trust_remote_code(p)
     p.set_defaults(func=resume)
 
     p = sub.add_parser(
@@ -116,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("storage", args.storage), ("name", args.name)) if v}
     if changes:
         spec = spec.replace(**changes)
-    outcome = run_sweep(spec, address=args.address, quiet=args.quiet, segment_trials=args.segment_trials)
+    outcome = run_sweep(spec, address=args.address, quiet=args.quiet, segment_trials=args.segment_trials,
+                        trust_remote_code=args.trust_remote_code)  # fmt: skip
     _print_progress(outcome.progress)
     print(f"sweep: {outcome.sweep_dir}  ({outcome.seconds:.0f}s)")
     return 0
@@ -126,8 +130,9 @@ def resume(args: argparse.Namespace) -> int:
     from raygrid.sweep.driver import resume_sweep
 
     outcome = resume_sweep(
-        args.sweep_dir, address=args.address, quiet=args.quiet, segment_trials=args.segment_trials
-    )
+        args.sweep_dir, address=args.address, quiet=args.quiet, segment_trials=args.segment_trials,
+        trust_remote_code=args.trust_remote_code,
+    )  # fmt: skip
     _print_progress(outcome.progress)
     print(f"sweep: {outcome.sweep_dir}  ({outcome.seconds:.0f}s)")
     return 0

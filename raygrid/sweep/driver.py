@@ -143,6 +143,7 @@ def run_sweep(
     trial_function: Any = None,
     segment_trials: int | None = None,
     in_process: bool = False,
+    trust_remote_code: bool = False,
 ) -> SweepOutcome:
     """Runs a sweep to the end (or resumes it, if its folder exists with the
     same spec). A folder started with a different spec is refused with what
@@ -152,6 +153,8 @@ def run_sweep(
     each (:mod:`raygrid.sweep.segments`; ``None``: the default for the
     cluster, 0: one segment). ``in_process`` runs it here instead, in one
     segment (benchmarks that trace this process's heap).
+    ``trust_remote_code`` (``--trust-remote-code``) reaches the workers in
+    each trial's config, not through the sweep folder.
     """
     check_local_model(spec)
     spec = resolve_paths(spec)
@@ -184,12 +187,13 @@ def run_sweep(
 
         if in_process:
             tune_errors = segments.run_segment(
-                sweep_dir, address=address, segment_trials=0, quiet=quiet, trial_function=trial_function, started=None
+                sweep_dir, address=address, segment_trials=0, quiet=quiet, trial_function=trial_function, started=None,
+                trust_remote_code=trust_remote_code,
             ).tune_errors
         else:
             tune_errors = segments.run_segments(
                 sweep_dir, address=address or cluster.cluster_address(), quiet=quiet,
-                segment_trials=segment_trials, trial_function=trial_function,
+                segment_trials=segment_trials, trial_function=trial_function, trust_remote_code=trust_remote_code,
             )  # fmt: skip
     finally:
         cluster.shutdown()
@@ -215,15 +219,18 @@ def resume_sweep(
     address: str | None = None,
     quiet: bool = False,
     segment_trials: int | None = None,
+    trust_remote_code: bool = False,
 ) -> SweepOutcome:
     """Resumes a sweep from its folder (local or ``s3://``). ``spec.yaml``
     must still be the spec the sweep started with (an edited one is refused
-    with what changed)."""
+    with what changed). ``trust_remote_code`` is not remembered by the
+    folder: a sweep run with it is resumed with it again."""
     sweep_dir = _open_sweep_dir(sweep_dir)
     started = started_spec(sweep_dir)
     current = read_spec_file(sweep_dir / SPEC_FILE)
     _check_same(started, current, sweep_dir)
-    return run_sweep(started, address=address, resume=True, quiet=quiet, segment_trials=segment_trials)
+    return run_sweep(started, address=address, resume=True, quiet=quiet, segment_trials=segment_trials,
+                     trust_remote_code=trust_remote_code)  # fmt: skip
 
 
 def sweep_status(sweep_dir: Location | Path | str) -> dict[str, Any]:

@@ -342,6 +342,7 @@ class Planner:
         key = stable_key({"cell": cell.key, "index": index, "params": params})
         trial.set_user_attr(ATTR_UNIT, key)
         trial.set_user_attr(ATTR_CHECKPOINT, str(self.sweep_dir / CHECKPOINTS_DIR / key))
+        self._carry_over(study, trial, key)
         return Unit(
             kind=UnitKind.TRIAL,
             key=key,
@@ -351,6 +352,20 @@ class Planner:
             parent_checkpoint=self._parent_checkpoint(cell),
             seed=self.spec.seed,
         )
+
+    def _carry_over(self, study: optuna.Study, trial: optuna.Trial, key: str) -> None:
+        """The place of an orphan (a unit a killed driver was running) asked
+        again runs the same unit, whose Train run resumes from its last
+        checkpoint and reports only the evaluations after it: the new trial
+        gets the orphan's earlier ones, so the cell's pruner judges it on
+        the same values as in an uninterrupted sweep."""
+        import optuna
+
+        orphans = [t for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.FAIL,))
+                   if t.user_attrs.get(ATTR_ORPHANED) and t.user_attrs.get(ATTR_UNIT) == key]  # fmt: skip
+        if orphans:  # the last one holds what earlier ones carried over
+            for step, value in sorted(orphans[-1].intermediate_values.items()):
+                trial.report(value, step)
 
     def _confirm_unit(self, cell: Cell) -> Unit | None:
         target = self.grid.by_key[cell.depends_on[0]]
@@ -412,10 +427,6 @@ class Planner:
             study.tell(number, state=optuna.trial.TrialState.PRUNED)
         else:
             study.tell(number, state=optuna.trial.TrialState.FAIL)
-
-    def mark_issued(self, keys: Iterable[str]) -> None:
-        """Confirm units a restored Tune trial is still running."""
-        self._issued_confirm.update(keys)
 
     def _confirm_in_flight(self, cell: Cell, done: bool) -> bool:
         """A confirm run handed out and not finished: the writer knows; a

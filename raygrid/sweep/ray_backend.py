@@ -15,14 +15,18 @@ Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
   ``raygrid_trial``, so the Train workers get the CPUs (a trial holding a CPU
   starves its own workers on a small machine);
 - the Train run name is the unit key (no timestamp) and its storage is in the
-  sweep folder, so a retried or restored unit resumes from its last
-  checkpoint (``ray.train.get_checkpoint``);
+  sweep folder, so a retried unit, or one asked again after a killed driver,
+  resumes from its last checkpoint (``ray.train.get_checkpoint``): Train V2
+  reads back only ``checkpoint_manager_snapshot.json`` (JSON, checked by
+  pydantic) and the checkpoint folders it names; raygrid's state in them is
+  safetensors and ``torch.load(weights_only=True)`` (docs/security.md);
 - an ``s3://`` sweep gives Tune and Train ``storage_path="bucket/prefix/..."``
   with ``storage_filesystem`` (raygrid's S3 filesystem, built from the AWS
-  environment: it pickles without secrets); ``Tuner.restore`` and
-  ``Tuner.can_restore`` take the same pair;
-- ``Tuner.restore`` brings back the searcher and scheduler from their pickles;
-  the searcher drops its Optuna handles when pickled and reopens the journal;
+  environment: it pickles without secrets);
+- Tune pickles its experiment state into ``<sweep>/tune`` (``tuner.pkl``
+  with the searcher in it, trial states); ``Tuner.restore`` would unpickle
+  it, so raygrid never calls it: every writer start runs a fresh experiment
+  and removes what a killed driver left there unread (:func:`run_tuner`);
 - Tune calls the scheduler before the searcher for each result, and a result
   on which the scheduler says STOP never reaches the searcher's
   ``on_trial_result``: the scheduler reports to the searcher itself, found at
@@ -39,7 +43,6 @@ import functools
 import logging
 import math
 import os
-import pickle
 import sys
 import time
 from collections.abc import Mapping
@@ -51,11 +54,12 @@ from ray import tune
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
+from raygrid.errors import ConfigError
 from raygrid.spec import SweepSpec
 from raygrid.storage import Location
 from raygrid.sweep.cluster import TRIAL_RESOURCE, autoscaler_node_groups, check_resources, start_ray, with_autoscaling
 from raygrid.sweep.driver import TUNE_DIR
-from raygrid.sweep.plan import FINISHED, TRAIN_DIR, Planner, TrialRecord, Unit, UnitKind
+from raygrid.sweep.plan import FINISHED, TRAIN_DIR, Planner, TrialRecord, Unit
 from raygrid.sweep.segments import default_segment_trials
 
 SPEC_FILE = "spec.yaml"
@@ -102,7 +106,10 @@ def _unit_context(config: Mapping[str, Any]) -> Any:
     sweep_dir = Location.of(config["sweep_dir"])
     spec = read_spec_file(sweep_dir / SPEC_FILE)
     unit = Unit.from_config(config["unit"])
-    return UnitContext(spec=spec, sweep_dir=sweep_dir, unit=unit, cell=expand(spec).by_key[unit.cell_key])
+    cell = expand(spec).by_key[unit.cell_key]
+    # from the driver's command line (--trust-remote-code), not from the sweep folder
+    trust = config.get("trust_remote_code") is True
+    return UnitContext(spec=spec, sweep_dir=sweep_dir, unit=unit, cell=cell, trust_remote_code=trust)
 
 
 def _train_worker(config: dict[str, Any]) -> None:
@@ -190,54 +197,52 @@ class CellSearcher(Searcher):
     confirm run is finished (FINISHED is permanent for Tune).
     """
 
-    def __init__(self, spec: SweepSpec, sweep_dir: Location | Path, *, segment_trials: int | None = None) -> None:
+    def __init__(
+        self,
+        spec: SweepSpec,
+        sweep_dir: Location | Path,
+        *,
+        segment_trials: int | None = None,
+        trust_remote_code: bool = False,
+    ) -> None:
         super().__init__(metric=OBJECTIVE, mode="max")
         self.spec = spec
         self.sweep_dir = Location.of(sweep_dir)
         self.segment_trials = segment_trials  # None: the whole sweep in this experiment
+        # --trust-remote-code of this command line: it travels to the workers
+        # in each trial's config, never through the (untrusted) sweep folder
+        self.trust_remote_code = trust_remote_code
         self.issued = 0  # units handed out by this experiment
         self.live: dict[str, Unit] = {}
         self.pruned: set[str] = set()
         self.started_at = time.time()
         self.finished_seconds: list[float] = []
-        self._open(restoring=False)
-
-    # Optuna handles never travel in a pickle: the journal is reopened, lazily.
-    # Tuner.restore first unpickles the searcher as it was when the Tuner was
-    # built, then calls restore() with the last saved state: only then is it
-    # known which RUNNING Optuna trials a restored Tune trial will finish.
-    def _open(self, *, restoring: bool) -> None:
         self._planner: Planner | None = None
-        self._restoring = restoring
         _SEARCHER["current"] = self  # the progress display reads it (driver process only)
 
     @property
     def planner(self) -> Planner:
+        """The sweep's planner, opened on first use. Every experiment is
+        fresh, so no Tune trial of it runs yet: the RUNNING Optuna trials the
+        planner finds without a record are orphans of a killed driver. It
+        fails them and asks their places again, with the same parameters and
+        unit keys, so their Train runs resume from their last checkpoints."""
         if self._planner is None:
-            live_trials: dict[str, list[int]] = {}
-            for unit in self.live.values():
-                if unit.trial_number is not None:
-                    live_trials.setdefault(unit.cell_key, []).append(unit.trial_number)
-            self._planner = Planner(self.spec, self.sweep_dir, live_trials=live_trials if self._restoring else None)
-            self._planner.mark_issued(u.key for u in self.live.values() if u.kind is UnitKind.CONFIRM)
+            self._planner = Planner(self.spec, self.sweep_dir)
         return self._planner
 
+    # Tune pickles the searcher into tuner.pkl (its experiment state, which
+    # raygrid never reads back): the Optuna handles stay out of the pickle.
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        state.pop("_planner", None)
+        state["_planner"] = None
         return state
 
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update({"segment_trials": None, "issued": 0, **state})  # pickled before segments: neither
-        self._open(restoring=True)
-
     def save(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "wb") as handle:
-            pickle.dump(self.__getstate__(), handle)
-
-    def restore(self, checkpoint_path: str) -> None:
-        with open(checkpoint_path, "rb") as handle:
-            self.__setstate__(pickle.load(handle))
+        """Nothing: raygrid never restores a Tune experiment (the sweep
+        folder's journal, records and results rebuild it), so Tune writes no
+        searcher state. ``restore`` stays Tune's ``NotImplementedError``."""
+        return None
 
     def set_search_properties(self, metric: str | None, mode: str | None, config: dict[str, Any], **spec: Any) -> bool:
         return True
@@ -269,6 +274,7 @@ class CellSearcher(Searcher):
             "sweep_dir": str(self.sweep_dir),
             "resources": self.spec.resources.model_dump(mode="json"),
             "max_failures": self.spec.max_failures,
+            "trust_remote_code": self.trust_remote_code,
         }
 
     def observe(self, trial_id: str, result: Mapping[str, Any]) -> bool:
@@ -349,9 +355,9 @@ def forget_finished_trials(controller: Any) -> int:
     rewrites whole into ``experiment_state-*.json`` at every save and scans
     at every step. raygrid never reads them back: its trial records,
     Optuna studies and results store hold each finished unit, and a resumed
-    sweep skips finished units from those. Trials that failed (ERROR) stay,
-    so that ``Tuner.restore(resume_errored=True)`` retries them; the first
-    trial stays too (a restore takes the experiment's timestamp from it).
+    sweep skips finished units from those. Trials that failed (ERROR) stay:
+    ``fit()``'s result counts them (``num_errors``); the first trial stays
+    too (Tune takes the experiment's timestamp from it).
     A controller without these fields (another Ray version) is left alone.
     """
     if not all(hasattr(controller, field) for field in _CONTROLLER_TRIAL_FIELDS):
@@ -519,11 +525,19 @@ def run_tuner(
     trial_function: Any = None,
     segment_trials: int | None = 0,
     started: float | None = None,
+    trust_remote_code: bool = False,
 ) -> Any:
-    """Runs the sweep's Tune experiment (restored if ``<sweep>/tune`` holds one) to its end: the end
-    of the sweep, or of a segment of ``segment_trials`` units (``None``:
-    :func:`default_segment_trials`; 0: no limit). A restored experiment
-    keeps the segment size it started with.
+    """Runs a fresh Tune experiment of the sweep to its end: the end of the
+    sweep, or of a segment of ``segment_trials`` units (``None``:
+    :func:`default_segment_trials`; 0: no limit).
+
+    The experiment is never restored from ``<sweep>/tune``: Tune keeps it as
+    pickles, and whoever can write the sweep folder could put code in them.
+    What a killed driver left there is removed unread; the sweep folder's
+    data (Optuna journal, trial records, results store) is all a new
+    experiment needs to go on where the last one stopped (:class:`CellSearcher`).
+    ``trust_remote_code`` (the command line's ``--trust-remote-code``) goes
+    to the workers in each trial's config.
 
     ``trial_function`` replaces the Train trial (benchmarks of the driver
     alone use a no-op one); it takes the unit config that ``_trial`` takes.
@@ -536,7 +550,7 @@ def run_tuner(
     concurrency = check_resources(spec, cluster, nodes)
     if spec.max_concurrent_trials:
         concurrency = min(concurrency, spec.max_concurrent_trials)
-    trainable = tune.with_resources(trial_function or _trial, {"CPU": 0, TRIAL_RESOURCE: 0.01})  # same on restore
+    trainable = tune.with_resources(trial_function or _trial, {"CPU": 0, TRIAL_RESOURCE: 0.01})
     if segment_trials is None:
         segment_trials = default_segment_trials(concurrency)
     callbacks: list[Any] = [TrimFinishedTrials()] + ([] if quiet else [ProgressCallback(started=started)])
@@ -547,29 +561,42 @@ def run_tuner(
     os.environ.setdefault("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", "1")
     _quiet_missing_trial_metrics()
     sweep_dir = Location.of(sweep_dir)
-    tune_fs, tune_path = (sweep_dir / TUNE_DIR).arrow()
-    if tune.Tuner.can_restore(tune_path, storage_filesystem=tune_fs):
-        tuner = tune.Tuner.restore(tune_path, trainable=trainable, resume_errored=True, storage_filesystem=tune_fs)
-    else:
-        searcher = CellSearcher(spec, sweep_dir, segment_trials=segment_trials or None)
-        tuner = tune.Tuner(
-            trainable,
-            tune_config=tune.TuneConfig(
-                search_alg=searcher,
-                scheduler=CellPruningScheduler(),
-                num_samples=-1,  # the searcher says when it is FINISHED
-                max_concurrent_trials=concurrency,
-            ),
-            run_config=tune.RunConfig(
-                name=TUNE_DIR,
-                storage_path=sweep_dir.arrow()[1],
-                storage_filesystem=tune_fs,
-                callbacks=callbacks,
-                verbose=0,
-                failure_config=tune.FailureConfig(max_failures=0),  # retries happen inside Train
-            ),
-        )
+    discard_tune_state(sweep_dir)
+    searcher = CellSearcher(spec, sweep_dir, segment_trials=segment_trials or None, trust_remote_code=trust_remote_code)
+    tuner = tune.Tuner(
+        trainable,
+        tune_config=tune.TuneConfig(
+            search_alg=searcher,
+            scheduler=CellPruningScheduler(),
+            num_samples=-1,  # the searcher says when it is FINISHED
+            max_concurrent_trials=concurrency,
+        ),
+        run_config=tune.RunConfig(
+            name=TUNE_DIR,
+            storage_path=sweep_dir.arrow()[1],
+            storage_filesystem=(sweep_dir / TUNE_DIR).arrow()[0],
+            callbacks=callbacks,
+            verbose=0,
+            failure_config=tune.FailureConfig(max_failures=0),  # retries happen inside Train
+        ),
+    )
     return tuner.fit()
+
+
+def discard_tune_state(sweep_dir: Location) -> None:
+    """Removes ``<sweep>/tune`` (a previous experiment's state: pickles) without reading it.
+
+    Raises:
+        ConfigError: it is still there (a file raygrid may not remove):
+            Tune would write its new experiment next to the old state.
+    """
+    where = sweep_dir / TUNE_DIR
+    where.rmtree()
+    if where.exists():
+        raise ConfigError(
+            f"{where}: cannot remove a previous Tune experiment's state; allowed: a sweep folder whose "
+            f"{TUNE_DIR}/ raygrid can delete (it is never read: remove it by hand)"
+        )
 
 
 def current_searcher() -> CellSearcher | None:
@@ -577,4 +604,4 @@ def current_searcher() -> CellSearcher | None:
     return _SEARCHER.get("current")
 
 
-__all__ = ["CellPruningScheduler", "CellSearcher", "current_searcher", "run_tuner"]
+__all__ = ["CellPruningScheduler", "CellSearcher", "current_searcher", "discard_tune_state", "run_tuner"]

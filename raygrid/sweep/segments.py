@@ -13,9 +13,14 @@ experiment goes on exactly where the last stopped: the k-th trial of a cell
 has the same parameters whichever segment asks it (:mod:`raygrid.sweep.plan`).
 
 A killed supervisor takes its child with it (``PR_SET_PDEATHSIG`` on Linux,
-a watch on the parent elsewhere); ``raygrid resume`` then restores the
-segment's experiment (``Tuner.restore``) with its searcher, which remembers
-how much of its segment it has handed out.
+a watch on the parent elsewhere); ``raygrid resume`` then starts a fresh
+experiment, as every segment does: a Tune experiment is never restored (its
+state is pickles; see docs/security.md), and what the killed one left in
+``<sweep>/tune`` is removed unread (:func:`raygrid.sweep.ray_backend.run_tuner`).
+The units it was running are RUNNING in the Optuna journal with no record:
+the new experiment's planner fails them and asks them again, with the same
+parameters and unit keys, and their Train runs resume from their last
+checkpoints.
 
 The child: ``python -m raygrid.sweep.segments SWEEP_DIR --address ADDR
 --report FILE --parent PID [...]``, one JSON report in FILE.
@@ -39,9 +44,9 @@ from typing import Any
 
 from raygrid.errors import ConfigError, RaygridError
 from raygrid.storage import Location
-from raygrid.sweep.driver import TUNE_DIR, started_spec
+from raygrid.sweep.driver import started_spec
 
-INTERRUPT_GRACE_S = 120.0  # a child interrupted with the supervisor saves its experiment state in this time
+INTERRUPT_GRACE_S = 120.0  # a child interrupted with the supervisor stops its trials in this time
 
 
 def default_segment_trials(concurrency: int) -> int:
@@ -62,7 +67,7 @@ class SegmentReport:
 
     finished: bool  # the whole sweep is finished
     drained: bool  # its segment's units were all handed out and have all finished
-    issued: int  # units its experiment handed out (a restored one: since its segment began)
+    issued: int  # units its experiment handed out
     tune_errors: int
 
     @classmethod
@@ -84,18 +89,22 @@ def run_segments(
     segment_trials: int | None = None,
     trial_function: Callable[..., Any] | None = None,
     started: float | None = None,
+    trust_remote_code: bool = False,
 ) -> int:
     """Runs the sweep to its end, one child process per segment; returns
     the Tune trials that errored, summed over segments.
 
     ``segment_trials``: units per segment (``None``: raygrid's default for
     the cluster, :func:`default_segment_trials`; 0: one segment).
+    ``trust_remote_code``: the command line's ``--trust-remote-code``,
+    passed to each child on its command line.
     """
     started = time.time() if started is None else started
     errors, idle = 0, 0
     while True:
         report = _run_child(sweep_dir, address=address, quiet=quiet, segment_trials=segment_trials,
-                            trial_function=trial_function, started=started)  # fmt: skip
+                            trial_function=trial_function, started=started,
+                            trust_remote_code=trust_remote_code)  # fmt: skip
         errors += report.tune_errors
         if report.finished:
             return errors
@@ -104,8 +113,8 @@ def run_segments(
                 f"{sweep_dir}: the sweep's Tune experiment stopped before the end of its segment; "
                 f"finished trials and results are kept: `raygrid resume {sweep_dir}` goes on from there"
             )
-        # The experiment is over and every unit of it recorded: the next segment starts a new one.
-        (sweep_dir / TUNE_DIR).rmtree()
+        # The experiment is over and every unit of it recorded: the next
+        # segment starts a new one (and removes this one's state first).
         idle = 0 if report.issued else idle + 1
         if idle >= 2:  # never expected: a planner with work left that hands out nothing
             raise SweepProcessError(f"{sweep_dir}: two segments in a row handed out no unit, yet the sweep is not finished")
@@ -119,6 +128,7 @@ def _run_child(
     segment_trials: int | None,
     trial_function: Callable[..., Any] | None,
     started: float,
+    trust_remote_code: bool = False,
 ) -> SegmentReport:
     with tempfile.TemporaryDirectory(prefix="raygrid-segment-") as scratch:
         report = Path(scratch) / "report.json"
@@ -128,12 +138,14 @@ def _run_child(
             command += ["--segment-trials", str(segment_trials)]
         if quiet:
             command.append("--quiet")
+        if trust_remote_code:
+            command.append("--trust-remote-code")
         if trial_function is not None:
             command += ["--trial-function", function_reference(trial_function)]
         child = subprocess.Popen(command)  # its output is the supervisor's
         try:
             code = child.wait()
-        except KeyboardInterrupt:  # the child saves its experiment's state (Tune handles SIGINT), then we stop
+        except KeyboardInterrupt:  # the child stops its trials as Tune does on SIGINT, then we stop
             _interrupt(child)
             raise
         if code in (0, 2) and report.is_file():
@@ -145,9 +157,10 @@ def _run_child(
 
 
 def _interrupt(child: subprocess.Popen[bytes]) -> None:
-    """Stops the child as Ctrl-C stops Tune: it saves the experiment's state.
-    A Ctrl-C at the terminal has reached the child already (same process
-    group); a second SIGINT would make Tune skip that last save."""
+    """Stops the child as Ctrl-C stops Tune: its trials end cleanly (their
+    Train runs keep their last checkpoints). A Ctrl-C at the terminal has
+    reached the child already (same process group); a second SIGINT would
+    make Tune stop at once."""
     if child.poll() is None and not _terminal_sent_it():
         child.send_signal(signal.SIGINT)
     try:
@@ -230,17 +243,18 @@ def run_segment(
     quiet: bool,
     trial_function: Callable[..., Any] | None,
     started: float | None,
+    trust_remote_code: bool = False,
 ) -> SegmentReport:
     """One segment, in this process: joins the cluster (``None``: the one
-    this process is connected to), runs (or restores) the Tune experiment to
-    its segment's end."""
+    this process is connected to), runs a fresh Tune experiment to its
+    segment's end."""
     from raygrid.sweep import cluster, ray_backend
 
     spec = started_spec(sweep_dir)
     try:
         results = ray_backend.run_tuner(spec, sweep_dir, address=address, quiet=quiet,
                                         trial_function=trial_function, segment_trials=segment_trials,
-                                        started=started)  # fmt: skip
+                                        started=started, trust_remote_code=trust_remote_code)  # fmt: skip
         searcher = ray_backend.current_searcher()
         if searcher is None:
             raise SweepProcessError(f"{sweep_dir}: the Tune experiment has no raygrid searcher")
@@ -264,12 +278,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--segment-trials", type=int)
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--trial-function")
+    parser.add_argument("--trust-remote-code", action="store_true")
     args = parser.parse_args(argv)
     _die_with(args.parent)
     try:
         function = resolve_function(args.trial_function) if args.trial_function else None
         report = run_segment(Location.of(args.sweep_dir), address=args.address, segment_trials=args.segment_trials,
-                             quiet=args.quiet, trial_function=function, started=args.started)  # fmt: skip
+                             quiet=args.quiet, trial_function=function, started=args.started,
+                             trust_remote_code=args.trust_remote_code)  # fmt: skip
     except RaygridError as exc:
         args.report.write_text(json.dumps({"error": str(exc)}))
         return 2

@@ -54,12 +54,17 @@ class _NullReporter:
 
 @dataclass(frozen=True)
 class UnitContext:
-    """Everything a worker needs to run a unit (``sweep_dir``: local or on S3)."""
+    """Everything a worker needs to run a unit (``sweep_dir``: local or on S3).
+
+    ``trust_remote_code`` lets transformers run code shipped with the model:
+    the driver's ``--trust-remote-code``, never a spec's or the sweep folder's.
+    """
 
     spec: SweepSpec
     sweep_dir: Location | Path
     unit: Unit
     cell: Cell
+    trust_remote_code: bool = False
 
 
 def data_sources(spec: SweepSpec) -> Any:
@@ -136,7 +141,7 @@ def _train(
     config = train_config(tasks, Overrides(**unit.params), unit.seed)
     if spec.resources.compile:
         config = replace(config, compile=True)
-    tokenizer = load_tokenizer(spec.model.name_or_path, trust_remote_code=spec.model.trust_remote_code)
+    tokenizer = load_tokenizer(spec.model.name_or_path, trust_remote_code=ctx.trust_remote_code)
     sources = data_sources(spec)
     data = [
         phase_data(
@@ -152,7 +157,7 @@ def _train(
         for task in tasks
     ]
     source = _parent_source(unit) or spec.model.name_or_path
-    model = phase_model(source, tasks, seed=config.seed, trust_remote_code=spec.model.trust_remote_code)
+    model = phase_model(source, tasks, seed=config.seed, trust_remote_code=ctx.trust_remote_code)
     with staged_dir(Location.of(ctx.sweep_dir) / "tensorboard" / ctx.cell.key / unit.key) as tensorboard:
         callback = _ReportCallback(reporter, placement.rank, tensorboard)
         try:
@@ -388,8 +393,10 @@ def _evaluate_encoder(ctx: UnitContext, placement: Placement, started: float) ->
     record = TrialRecord(unit.key, "complete", None, checkpoint=source, seconds=0.0)
     if placement.rank != 0:
         return record
-    tokenizer = load_tokenizer(spec.model.name_or_path, trust_remote_code=spec.model.trust_remote_code)
-    model = build_model(_parent_source(unit) or source, HeadKind.ENCODER, seed=unit.seed, trust_remote_code=spec.model.trust_remote_code)
+    tokenizer = load_tokenizer(spec.model.name_or_path, trust_remote_code=ctx.trust_remote_code)
+    model = build_model(
+        _parent_source(unit) or source, HeadKind.ENCODER, seed=unit.seed, trust_remote_code=ctx.trust_remote_code
+    )
     model.to(placement.device)
     split = Split(spec.confirm.eval_split) if spec.confirm.eval_split else None
     results = evaluate_languages(

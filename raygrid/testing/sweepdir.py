@@ -61,3 +61,31 @@ def check_best_and_analyze(sweep_dir: Path, *, target: str, out_dir: Path, seeds
     assert "data:image/png;base64," in html and "<script" not in html and "http" not in html.split("<body>")[0]
     assert (out_dir / "summary.md").read_text().startswith("# Robustness report")
     return {"best": best, "oracle": oracle, "findings": findings}
+
+
+class _PickleTrap:
+    """Unpickling it creates ``marker`` (``open(marker, "w")``): it stands for
+    code that someone who can write a sweep folder could put in a pickle."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
+        return (open, (str(self.marker), "w"))
+
+
+def plant_pickle_traps(tune_dir: Path, marker: Path) -> list[Path]:
+    """Replaces every pickle in a Tune experiment folder by a
+    :class:`_PickleTrap` for ``marker`` (Ray 2.60: ``tuner.pkl``, which a
+    restore reads first, ``searcher-state-*.pkl``, ``callback-states-*.pkl``
+    and ``search_gen_state-*.json``, a cloudpickle despite its name), and
+    plants the first two if missing; returns the files planted."""
+    import pickle
+
+    tune_dir.mkdir(parents=True, exist_ok=True)
+    names = {tune_dir / "tuner.pkl", tune_dir / "searcher-state-trap.pkl", *tune_dir.rglob("*.pkl"),
+             *tune_dir.rglob("search_gen_state-*.json")}  # fmt: skip
+    trap = pickle.dumps(_PickleTrap(marker))
+    for path in sorted(names):
+        path.write_bytes(trap)
+    return sorted(names)

@@ -91,12 +91,9 @@ def test_a_sweep_on_s3_killed_then_resumed(tmp_path: Path, tiny_model_dir: Path,
         kill_all(ray_session_pids(since, owner=driver.pid))
         before = _records(sweep)
         assert len(before) >= 2
-        from ray import tune
-
         from raygrid.storage import Location
 
-        tune_fs, tune_path = (Location.of(sweep) / "tune").arrow()
-        assert tune.Tuner.can_restore(tune_path, storage_filesystem=tune_fs)  # resume restores Tune from S3
+        assert (Location.of(sweep) / "tune").is_dir()  # the killed experiment's state: resume removes it unread
 
         resumed = raygrid("resume", sweep, "--quiet", cwd=workdir)
         assert resumed.returncode == 0, resumed.stderr[-3000:]

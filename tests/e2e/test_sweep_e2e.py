@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from raygrid.testing.sweepdir import plant_pickle_traps
 from sweep_helpers import (
     finished_trials,
     kill_all,
@@ -118,9 +119,15 @@ def test_kill_9_of_the_driver_then_resume_matches_an_uninterrupted_sweep(tmp_pat
     time.sleep(2)
     kill_all(ray_session_pids(since, owner=driver.pid))  # helpers a killed driver leaves behind (DESIGN.md)
     finished_before = records(sweep)
+    # Whoever can write the folder rewrites the killed experiment's pickles:
+    # resume must never unpickle them (it starts a fresh Tune experiment).
+    assert (sweep / "tune" / "tuner.pkl").is_file()  # the killed experiment's state (what Tuner.restore reads)
+    marker = tmp_path / "trap-fired"
+    plant_pickle_traps(sweep / "tune", marker)
 
     resumed = raygrid("resume", str(sweep), "--quiet", "--segment-trials", "2", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert not marker.exists()
     assert finished_trials(sweep) == expected_trials
     assert result_rows(sweep) == expected_rows  # run keys are content hashes: equal across the two sweeps
     # no finished unit ran again: its record is untouched

@@ -261,6 +261,7 @@ BAD: list[tuple[str, Any, str, str]] = [
     ("per-task cap outside the grid", lambda d: d["data"].update(max_train_examples_per_task={"udpos": 10}), "data.max_train_examples_per_task.udpos", "'mnli'"),
     ("per-task cap zero", lambda d: d["data"].update(max_train_examples_per_task={"xnli": 0}), "data.max_train_examples_per_task.xnli", ">= 1"),
     ("bad attack name", lambda d: d.update(attacks=[{"name": "Char Noise"}]), "attacks[0].name", "lower-case"),
+    ("remote code from the spec", lambda d: d["model"].update(trust_remote_code=True), "model.trust_remote_code", "true: a spec may not let transformers run the model's own code; allowed: false or absent; set it with --trust-remote-code on the command line"),
 ]  # fmt: skip
 
 
@@ -297,6 +298,12 @@ def test_a_misspelt_name_gets_a_suggestion(change: Any, suggestion: str | None, 
         assert "did you mean" not in message, message
     else:
         assert message.endswith(f"; did you mean {suggestion}?"), message
+
+
+def test_trust_remote_code_false_is_still_accepted(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, mutated(lambda d: d["model"].update(trust_remote_code=False))))
+    assert spec.model.trust_remote_code is False
+    assert spec.fingerprint() == parse_spec(BASE).fingerprint()  # sweeps that wrote it down still resume
 
 
 def test_the_first_error_wins_and_pydantic_is_not_leaked() -> None:

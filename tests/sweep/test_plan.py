@@ -106,6 +106,25 @@ def test_orphaned_running_trial_is_asked_again_with_the_same_params(tmp_path: Pa
     assert isinstance(nxt, Unit) and nxt.key != unit.key
 
 
+def test_an_orphan_asked_again_keeps_its_reported_values_for_the_pruner(tmp_path: Path) -> None:
+    spec = _spec(tmp_path, early_stopping={"type": "median", "min_resource": 1})
+    planner = Planner(spec, tmp_path / "s")
+    unit = planner.next_unit()
+    assert isinstance(unit, Unit)
+    planner.report(unit, 1, 0.4)
+    planner.report(unit, 2, 0.5)  # then kill -9; its Train run has a checkpoint at step 2
+    for restart in range(2):  # killed again after the first resume: nothing is lost either
+        planner = Planner(spec, tmp_path / "s")
+        again = planner.next_unit()
+        assert isinstance(again, Unit) and again.key == unit.key
+        cell = planner.grid.by_key[again.cell_key]
+        trial = planner.study(cell).trials[int(again.trial_number or 0)]
+        assert trial.intermediate_values == {1: 0.4, 2: 0.5}
+    other = planner.next_unit()  # a different unit starts with nothing
+    assert isinstance(other, Unit) and other.key != unit.key
+    assert planner.study(cell).trials[int(other.trial_number or 0)].intermediate_values == {}
+
+
 def test_a_finished_but_untold_trial_is_told_from_its_record(tmp_path: Path) -> None:
     planner = Planner(_spec(tmp_path), tmp_path / "s")
     unit = planner.next_unit()

@@ -1,5 +1,6 @@
 """The sweep's Tune experiment in segments (raygrid.sweep.segments): the
-searcher's segment, the supervisor's loop, the child's tie to its parent.
+searcher's segment, a fresh experiment at every writer start (never a
+restored one), the supervisor's loop, the child's tie to its parent.
 The real-Ray runs are in tests/e2e/test_sweep_e2e.py."""
 
 from __future__ import annotations
@@ -21,9 +22,11 @@ from raygrid.store import ResultRow, write_run
 from raygrid.sweep import segments
 from raygrid.sweep.plan import Planner, TrialRecord, Unit, UnitKind
 from raygrid.sweep.driver import TUNE_DIR
+from raygrid.sweep import ray_backend
 from raygrid.sweep.ray_backend import CellSearcher
 from raygrid.sweep.segments import SegmentReport, SweepProcessError, function_reference, resolve_function
 from raygrid.storage import Location
+from raygrid.testing.sweepdir import plant_pickle_traps
 
 from test_plan import _drain, _objective, _spec
 
@@ -86,78 +89,135 @@ def test_a_segment_is_drained_only_when_its_last_unit_has_finished(tmp_path: Pat
     assert searcher.drained and searcher.issued == 2
 
 
-def test_a_restored_searcher_keeps_its_segment(tmp_path: Path) -> None:
-    searcher = CellSearcher(_spec(tmp_path), tmp_path / "s", segment_trials=3)
-    searcher.suggest("t0")
-    _complete(searcher, "t0")
-    searcher.suggest("t1")
-    path = tmp_path / "searcher.pkl"
-    searcher.save(str(path))
-    restored = CellSearcher(_spec(tmp_path), tmp_path / "s")  # Tuner.restore: built as at the start, then restore()
-    restored.restore(str(path))
-    assert (restored.segment_trials, restored.issued, list(restored.live)) == (3, 2, ["t1"])
-    _complete(restored, "t1")
-    assert isinstance(restored.suggest("t2"), dict) and restored.segment_full and not restored.drained
-    assert restored.suggest("t3") == FINISHED
-    _complete(restored, "t2")
-    assert restored.drained
+def _issue(searcher: CellSearcher, trial_id: str) -> Unit:
+    assert isinstance(searcher.suggest(trial_id), dict)
+    return searcher.live[trial_id]
 
 
-def test_a_searcher_pickled_before_segments_runs_the_whole_sweep(tmp_path: Path) -> None:
-    searcher = CellSearcher(_spec(tmp_path), tmp_path / "s", segment_trials=3)
-    state = searcher.__getstate__()
-    del state["segment_trials"], state["issued"]
-    old = pickle.loads(pickle.dumps(state))
-    restored = CellSearcher.__new__(CellSearcher)
-    restored.__setstate__(old)
-    assert restored.segment_trials is None and restored.issued == 0
-    assert len(_segment(restored, "t")) == 12 and not restored.segment_full
+def test_a_fresh_searcher_asks_a_killed_drivers_trial_again_with_its_key(tmp_path: Path) -> None:
+    spec, sweep = _spec(tmp_path), tmp_path / "s"
+    killed = CellSearcher(spec, sweep, segment_trials=3)
+    first = _issue(killed, "t0")
+    _complete(killed, "t0")
+    running = _issue(killed, "t1")  # then kill -9: RUNNING in the journal, no record
+    fresh = CellSearcher(spec, sweep, segment_trials=3)  # raygrid resume: a new experiment
+    again = _issue(fresh, "r0")
+    assert (again.key, again.params, again.cell_key) == (running.key, running.params, running.cell_key)
+    assert again.trial_number != running.trial_number  # the orphan is failed, its place asked again
+    _complete(fresh, "r0")
+    done = [first.key, again.key, *(u.key for u in _segment(fresh, "r1-"))]
+    while not fresh.planner.finished():  # fresh segments to the end
+        fresh = CellSearcher(spec, sweep, segment_trials=3)
+        done += [u.key for u in _segment(fresh, f"s{len(done)}-")]
+    assert done == [u.key for u in _drain(Planner(spec, tmp_path / "whole"))]  # what an uninterrupted sweep runs
+
+
+def test_a_fresh_searcher_issues_a_killed_drivers_confirm_run_again_by_key(tmp_path: Path) -> None:
+    spec, sweep = _spec(tmp_path), tmp_path / "s"
+    killed = CellSearcher(spec, sweep)
+    n = 0
+    while (unit := _issue(killed, f"t{n}")).kind is UnitKind.TRIAL:
+        _complete(killed, f"t{n}")
+        n += 1
+    fresh = CellSearcher(spec, sweep)  # the confirm run was in flight: no rows, no record
+    again = _issue(fresh, "r0")
+    assert again.kind is UnitKind.CONFIRM and (again.key, again.params) == (unit.key, unit.params)
+
+
+def test_the_searcher_saves_nothing_for_tune_and_pickles_without_optuna(tmp_path: Path) -> None:
+    searcher = CellSearcher(_spec(tmp_path), tmp_path / "s", trust_remote_code=True)
+    config = searcher.suggest("t0")
+    assert isinstance(config, dict) and config["trust_remote_code"] is True  # the workers' only source of it
+    searcher.save(str(tmp_path / "searcher.pkl"))
+    assert not (tmp_path / "searcher.pkl").exists()
+    with pytest.raises(NotImplementedError):  # Tune's Searcher.restore: raygrid never restores
+        searcher.restore(str(tmp_path / "searcher.pkl"))
+    copy = pickle.loads(pickle.dumps(searcher))  # as Tune writes it into tuner.pkl
+    assert copy._planner is None and list(copy.live) == ["t0"] and copy.trust_remote_code
+
+
+def test_every_writer_start_removes_tune_state_unread_and_starts_a_fresh_experiment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """run_tuner (every run, resume and segment) with Ray's cluster calls and
+    Tune's Tuner replaced: what a killed driver left in <sweep>/tune, a
+    booby-trapped pickle, is removed before the new experiment is built."""
+    sweep = tmp_path / "sweep"
+    marker = tmp_path / "trap-fired"
+    traps = plant_pickle_traps(sweep / TUNE_DIR, marker)
+    control = tmp_path / "control"  # the trap is live: unpickling it would fire it
+    plant_pickle_traps(control, control / "fired")
+    pickle.loads((control / "tuner.pkl").read_bytes())
+    assert (control / "fired").exists() and len(traps) == 2
+
+    built: list[dict[str, Any]] = []
+
+    class Tuner:
+        def __init__(self, trainable: Any, *, tune_config: Any, run_config: Any) -> None:
+            built.append({"tune_dir": (sweep / TUNE_DIR).exists(), "searcher": tune_config.search_alg,
+                          "name": run_config.name})  # fmt: skip
+
+        def fit(self) -> str:
+            return "results"
+
+        @classmethod
+        def restore(cls, *args: Any, **kwargs: Any) -> Any:
+            raise AssertionError("Tuner.restore unpickles the sweep folder")
+
+        can_restore = restore
+
+    monkeypatch.setattr(ray_backend.tune, "Tuner", Tuner)
+    monkeypatch.setattr(ray_backend, "start_ray", lambda address: None)
+    monkeypatch.setattr(ray_backend.ray, "nodes", lambda: [{"Alive": True, "Resources": {"CPU": 2.0}}])
+    monkeypatch.setattr(ray_backend.ray, "cluster_resources", lambda: {"CPU": 2.0})
+    monkeypatch.setattr(ray_backend, "autoscaler_node_groups", lambda: [])
+    monkeypatch.setattr(ray_backend, "check_resources", lambda spec, cluster, nodes: 1)
+    monkeypatch.delenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", raising=False)  # run_tuner sets it: restored after
+    spec = _spec(tmp_path)
+    for _ in range(2):  # e.g. a run killed, then its resume
+        assert ray_backend.run_tuner(spec, sweep, address=None, quiet=True, trust_remote_code=True) == "results"
+        plant_pickle_traps(sweep / TUNE_DIR, marker)  # the killed experiment's state, tampered with
+    assert not marker.exists()
+    assert [b["tune_dir"] for b in built] == [False, False] and {b["name"] for b in built} == {TUNE_DIR}
+    first, second = (b["searcher"] for b in built)
+    assert first is not second and isinstance(second, CellSearcher) and second.issued == 0 and not second.live
+    assert second.trust_remote_code is True
 
 
 # -- the supervisor's loop ------------------------------------------------------------------------------
 
 
-def _scripted(monkeypatch: pytest.MonkeyPatch, sweep: Path, reports: list[SegmentReport]) -> list[bool]:
-    """Replaces the child process by a list of reports; records whether a
-    Tune experiment folder was there when each segment started."""
-    had_tune: list[bool] = []
+def _scripted(monkeypatch: pytest.MonkeyPatch, reports: list[SegmentReport]) -> list[dict[str, Any]]:
+    """Replaces the child process by a list of reports; records what each
+    child was given."""
+    given: list[dict[str, Any]] = []
 
     def child(sweep_dir: Location, **kwargs: Any) -> SegmentReport:
-        had_tune.append((sweep / TUNE_DIR).exists())
-        (sweep / TUNE_DIR).mkdir(exist_ok=True)  # the segment's experiment
+        given.append(kwargs)
         return reports.pop(0)
 
     monkeypatch.setattr(segments, "_run_child", child)
-    return had_tune
+    return given
 
 
-def test_the_supervisor_starts_a_fresh_experiment_after_each_drained_segment(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    sweep = tmp_path / "sweep"
-    sweep.mkdir()
-    had_tune = _scripted(monkeypatch, sweep, [SegmentReport(False, True, 3, 0), SegmentReport(False, True, 3, 1),
-                                               SegmentReport(True, False, 2, 1)])  # fmt: skip
-    assert segments.run_segments(Location.of(sweep), address="127.0.0.1:1") == 2
-    assert had_tune == [False, False, False]
-    assert (sweep / TUNE_DIR).is_dir()  # the last experiment stays: a resume of a finished sweep restores it
+def test_the_supervisor_runs_a_segment_after_each_drained_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    given = _scripted(monkeypatch, [SegmentReport(False, True, 3, 0), SegmentReport(False, True, 3, 1),
+                                    SegmentReport(True, False, 2, 1)])  # fmt: skip
+    assert segments.run_segments(Location.of(tmp_path), address="127.0.0.1:1", trust_remote_code=True) == 2
+    assert [g["trust_remote_code"] for g in given] == [True, True, True]  # every child gets the command line's flag
 
 
 def test_a_segment_that_did_not_drain_stops_the_sweep_resumable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    sweep = tmp_path / "sweep"
-    sweep.mkdir()
-    _scripted(monkeypatch, sweep, [SegmentReport(False, False, 1, 0)])
+    given = _scripted(monkeypatch, [SegmentReport(False, False, 1, 0)])
     with pytest.raises(SweepProcessError, match="raygrid resume"):
-        segments.run_segments(Location.of(sweep), address="127.0.0.1:1")
-    assert (sweep / TUNE_DIR).is_dir()  # kept for the resume
+        segments.run_segments(Location.of(tmp_path), address="127.0.0.1:1")
+    assert len(given) == 1 and given[0]["trust_remote_code"] is False
 
 
 def test_segments_that_hand_out_nothing_do_not_loop_forever(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    sweep = tmp_path / "sweep"
-    sweep.mkdir()
-    _scripted(monkeypatch, sweep, [SegmentReport(False, True, 0, 0)] * 2)
+    _scripted(monkeypatch, [SegmentReport(False, True, 0, 0)] * 2)
     with pytest.raises(SweepProcessError, match="no unit"):
-        segments.run_segments(Location.of(sweep), address="127.0.0.1:1")
+        segments.run_segments(Location.of(tmp_path), address="127.0.0.1:1")
 
 
 def test_a_childs_one_line_error_is_the_supervisors(tmp_path: Path) -> None:
