@@ -43,6 +43,7 @@ def register(sub: Any) -> None:
     p.add_argument("--name", help="override the spec's name (the sweep folder is <storage>/<name>)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_segment_trials(p)
+    _add_force_unlock(p)
     p.set_defaults(func=run)
 
     p = sub.add_parser(
@@ -55,6 +56,7 @@ def register(sub: Any) -> None:
     p.add_argument("--address", help="join this Ray cluster (default: start Ray locally)")
     p.add_argument("--quiet", action="store_true")
     _add_segment_trials(p)
+    _add_force_unlock(p)
     p.set_defaults(func=resume)
 
     p = sub.add_parser(
@@ -74,6 +76,16 @@ def _add_segment_trials(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="run the Tune experiment in driver processes of N trials each, a fresh one per segment, so the driver's "
         "memory does not grow with the sweep (default: max(200, 50 x the trials that run at once); 0: one process)",
+    )
+
+
+def _add_force_unlock(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force-unlock",
+        action="store_true",
+        help="break the sweep's writer lease (<sweep>/writer.lease) and take it, whoever holds it. RISK: if that "
+        "writer still runs, two writers corrupt the Optuna journal and the Tune state (on S3 one's trials are lost). "
+        "Use it only when the holder named by the error is gone for good",
     )
 
 
@@ -116,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
     changes = {k: v for k, v in (("storage", args.storage), ("name", args.name)) if v}
     if changes:
         spec = spec.replace(**changes)
-    outcome = run_sweep(spec, address=args.address, quiet=args.quiet, segment_trials=args.segment_trials)
+    outcome = run_sweep(spec, address=args.address, quiet=args.quiet, segment_trials=args.segment_trials,
+                        force_unlock=args.force_unlock)  # fmt: skip
     _print_progress(outcome.progress)
     print(f"sweep: {outcome.sweep_dir}  ({outcome.seconds:.0f}s)")
     return 0
@@ -126,8 +139,9 @@ def resume(args: argparse.Namespace) -> int:
     from raygrid.sweep.driver import resume_sweep
 
     outcome = resume_sweep(
-        args.sweep_dir, address=args.address, quiet=args.quiet, segment_trials=args.segment_trials
-    )
+        args.sweep_dir, address=args.address, quiet=args.quiet, segment_trials=args.segment_trials,
+        force_unlock=args.force_unlock,
+    )  # fmt: skip
     _print_progress(outcome.progress)
     print(f"sweep: {outcome.sweep_dir}  ({outcome.seconds:.0f}s)")
     return 0
@@ -141,4 +155,6 @@ def status(args: argparse.Namespace) -> int:
         print(json.dumps(progress, indent=2))
     else:
         _print_progress(progress)
+        if progress.get("writer"):
+            print(f"writer: {progress['writer']['description']}")
     return 0

@@ -18,7 +18,9 @@ segment's experiment (``Tuner.restore``) with its searcher, which remembers
 how much of its segment it has handed out.
 
 The child: ``python -m raygrid.sweep.segments SWEEP_DIR --address ADDR
---report FILE --parent PID [...]``, one JSON report in FILE.
+--report FILE --parent PID [...]``, one JSON report in FILE. It writes as
+part of its supervisor, which holds the sweep's writer lease for the whole
+run (:mod:`raygrid.sweep.lease`): the child never takes it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from typing import Any
 
 from raygrid.errors import ConfigError, RaygridError
 from raygrid.storage import Location
+from raygrid.sweep import lease
 from raygrid.sweep.driver import TUNE_DIR, started_spec
 
 INTERRUPT_GRACE_S = 120.0  # a child interrupted with the supervisor saves its experiment state in this time
@@ -134,7 +137,11 @@ def _run_child(
         try:
             code = child.wait()
         except KeyboardInterrupt:  # the child saves its experiment's state (Tune handles SIGINT), then we stop
-            _interrupt(child)
+            if lease.lost_here():  # another writer owns the folder now: not even Tune's last save
+                child.kill()
+                child.wait()
+            else:
+                _interrupt(child)
             raise
         if code in (0, 2) and report.is_file():
             return SegmentReport.read(report)  # exit 2 with a report: a one-line error, raised here
