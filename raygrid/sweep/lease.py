@@ -434,6 +434,7 @@ class Lease:
         self.version = version
         self.lost = threading.Event()
         self.taken_by: Holder | None = None
+        self.lost_why = ""
         self._log = log
         self._on_lost = on_lost
         self._released = threading.Event()
@@ -468,19 +469,19 @@ class Lease:
             self.taken_by = seen.holder if seen else None
         except Exception:  # noqa: BLE001 - the message below is what matters
             self.taken_by = None
-        by = f" by {self.taken_by.describe()}" if self.taken_by else ""
-        self._log(f"{self.where.parent}: LOST THE WRITER LEASE ({why}{by}); stopping this sweep now: another writer may own it")
+        self.lost_why = why + (f" by {self.taken_by.describe()}" if self.taken_by else "")
+        self._log(f"{self.where.parent}: LOST THE WRITER LEASE ({self.lost_why}); stopping this sweep now: "
+                  "another writer may own it")  # fmt: skip
         self.lost.set()
         self._on_lost()
 
     def raise_if_lost(self) -> None:
         """A one-line :class:`SweepLeaseError` if the lease was lost."""
         if self.lost.is_set():
-            by = f"{self.taken_by.describe()}" if self.taken_by else "another writer"
             sweep = self.where.parent
             raise SweepLeaseError(
-                f"{sweep}: stopped: the sweep's lease ({LEASE_FILE}) was taken by {by}; this writer wrote nothing "
-                f"more; finished trials and results are kept (`raygrid status {sweep}`)"
+                f"{sweep}: stopped: this writer lost the sweep's lease ({LEASE_FILE}: {self.lost_why}); "
+                f"finished trials and results are kept (`raygrid status {sweep}` shows the writer now)"
             )
 
     def release(self) -> None:

@@ -189,7 +189,7 @@ def test_force_unlock_takes_a_live_lease_and_its_old_holder_learns_it_lost(
     assert len(new_rec.lines) == 1 and "--force-unlock" in new_rec.lines[0] and f"pid {os.getpid()}" in new_rec.lines[0]
     assert old_rec.lost.wait(5) and old.lost.is_set() and lease.lost_here()
     assert "LOST THE WRITER LEASE" in old_rec.lines[-1]
-    with pytest.raises(SweepLeaseError, match="stopped: the sweep's lease .* was taken by pid"):
+    with pytest.raises(SweepLeaseError, match=r"stopped: this writer lost the sweep's lease \(writer\.lease: it was taken over by pid"):
         old.raise_if_lost()
     old.release()  # must not remove the new holder's lease
     assert _file(sweep)["token"] == new.holder.token and not new.lost.is_set()
@@ -382,8 +382,34 @@ def test_a_sweep_whose_lease_is_taken_stops_its_segment_process_at_once(
 
     threading.Thread(target=other_writer, daemon=True).start()
     began = time.monotonic()
-    with pytest.raises(SweepLeaseError, match="stopped: the sweep's lease .* taken by pid 999999 on host other-host"):
+    with pytest.raises(SweepLeaseError, match="stopped: this writer lost .* taken over by pid 999999 on host other-host"):
         driver.run_sweep(_spec(tmp_path / "runs"), address="stand-in")
     assert time.monotonic() - began < 30
     assert children[0].wait(5) == -signal.SIGKILL  # killed, not asked to save (SIGINT)
     assert _file(Location.of(sweep))["token"] == "8" * 32  # the other writer's lease is left alone
+
+
+def test_a_lease_that_cannot_be_renewed_for_its_ttl_counts_as_lost() -> None:
+    """S3 unreachable: renewals fail; after the TTL another writer may have
+    taken the expired lease, so the holder stops."""
+
+    class Unreachable:
+        where = Location.of("s3://bucket/runs/demo") / LEASE_FILE
+        check_every_s, ttl_s = 0.05, 0.5
+        renewals = 0
+
+        def renew(self, holder: Holder, version: str) -> str | None:
+            self.renewals += 1
+            raise ConnectionError("endpoint unreachable")
+
+        def read(self) -> None:
+            raise ConnectionError("endpoint unreachable")
+
+    rec, store = Recorder(), Unreachable()
+    held = lease.Lease(store, Holder.this_process(0.5), "etag", **rec.kw())  # type: ignore[arg-type]
+    assert rec.lost.wait(5) and store.renewals >= 5  # retried within the TTL first
+    assert held.lost_why.startswith("could not renew it for ") and "ConnectionError" in held.lost_why
+    with pytest.raises(SweepLeaseError, match="s3://bucket/runs/demo: stopped: this writer lost"):
+        held.raise_if_lost()
+    held.release()  # nothing to delete: it is not ours any more
+    assert rec.lines == [f"s3://bucket/runs/demo: LOST THE WRITER LEASE ({held.lost_why}); stopping this sweep now: another writer may own it"]
