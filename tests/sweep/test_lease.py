@@ -264,10 +264,13 @@ def test_s3_the_lease_is_renewed_and_stays_held(s3_env: dict[str, str], s3_sweep
 
 
 def test_s3_an_expired_lease_is_taken_over_conditionally_on_its_etag(s3_env: dict[str, str], s3_sweep: Location) -> None:
-    gone = replace(Holder.this_process(1.0), host="lost-node", pid=4242, token="9" * 32)
-    _client().put_object(Bucket=S3_BUCKET, Key=(s3_sweep / LEASE_FILE).key, Body=gone.to_bytes())
+    key = (s3_sweep / LEASE_FILE).key
+    young = replace(Holder.this_process(30.0), host="lost-node", pid=4242, token="8" * 32)
+    _client().put_object(Bucket=S3_BUCKET, Key=key, Body=young.to_bytes())
     with pytest.raises(SweepLeaseError, match="pid 4242 on host lost-node"):
-        acquire(s3_sweep, **Recorder().kw())  # not expired yet
+        acquire(s3_sweep, **Recorder().kw())  # renewed within its TTL: not taken over
+    gone = replace(young, ttl_s=1.0, token="9" * 32)
+    _client().put_object(Bucket=S3_BUCKET, Key=key, Body=gone.to_bytes())
     time.sleep(2.5)  # the server's clock: Last-Modified vs Date, whole seconds
 
     # Two takers judge the same expired lease; the one that writes second is
@@ -282,7 +285,7 @@ def test_s3_an_expired_lease_is_taken_over_conditionally_on_its_etag(s3_env: dic
     assert _object(s3_sweep)[0]["token"] == me.token  # type: ignore[index]
 
     # through acquire: the takeover is logged in one line
-    _client().put_object(Bucket=S3_BUCKET, Key=(s3_sweep / LEASE_FILE).key, Body=gone.to_bytes())
+    _client().put_object(Bucket=S3_BUCKET, Key=key, Body=gone.to_bytes())
     time.sleep(2.5)
     rec = Recorder()
     with acquire(s3_sweep, **rec.kw()) as held:
