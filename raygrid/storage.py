@@ -113,6 +113,11 @@ class Location:
     def bucket(self) -> str:
         return self._key_path().split("/", 1)[0]
 
+    @property
+    def key(self) -> str:
+        """The object key in :attr:`bucket` (S3)."""
+        return self._key_path().split("/", 1)[1] if "/" in self._key_path() else ""
+
     def _key_path(self) -> str:
         """``bucket/key``: the path pyarrow's S3 filesystem takes."""
         return self.uri[len(S3_SCHEME) :].rstrip("/")
@@ -274,10 +279,26 @@ def _s3_filesystem(endpoint: str | None, region: str | None) -> pyarrow.fs.S3Fil
     )
 
 
+def s3_region() -> str | None:
+    """The region from the AWS environment (``None``: the SDK's default)."""
+    return os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
+
+
 def s3_filesystem() -> pyarrow.fs.S3FileSystem:
     """The process's S3 filesystem, configured from the AWS environment."""
-    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or None
-    return _s3_filesystem(s3_endpoint(), region)
+    return _s3_filesystem(s3_endpoint(), s3_region())
+
+
+def s3_client() -> Any:
+    """A boto3 S3 client from the same AWS environment as :func:`s3_filesystem`,
+    for what pyarrow's filesystem cannot do: conditional writes (the sweep's
+    lease, :mod:`raygrid.sweep.lease`). Credentials come from the SDK's chain,
+    never from raygrid; boto3 is imported only here."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=S3_CONNECT_TIMEOUT_S, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"})
+    return boto3.client("s3", endpoint_url=s3_endpoint(), region_name=s3_region(), config=config)
 
 
 def _has_credentials() -> bool:
@@ -390,8 +411,10 @@ __all__ = [
     "cache_dir",
     "is_remote",
     "local_copy",
+    "s3_client",
     "s3_endpoint",
     "s3_filesystem",
+    "s3_region",
     "staged_dir",
     "storage_problem",
     "working_copy",

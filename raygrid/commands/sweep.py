@@ -45,6 +45,7 @@ def register(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_segment_trials(p)
     add_trust_remote_code(p)
+    _add_force_unlock(p)
     p.set_defaults(func=run)
 
     p = sub.add_parser(
@@ -58,6 +59,7 @@ def register(sub: Any) -> None:
     p.add_argument("--quiet", action="store_true")
     _add_segment_trials(p)
     add_trust_remote_code(p)
+    _add_force_unlock(p)
     p.set_defaults(func=resume)
 
     p = sub.add_parser(
@@ -77,6 +79,16 @@ def _add_segment_trials(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help="run the Tune experiment in driver processes of N trials each, a fresh one per segment, so the driver's "
         "memory does not grow with the sweep (default: max(200, 50 x the trials that run at once); 0: one process)",
+    )
+
+
+def _add_force_unlock(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--force-unlock",
+        action="store_true",
+        help="break the sweep's writer lease (<sweep>/writer.lease) and take it, whoever holds it. RISK: if that "
+        "writer still runs, two writers corrupt the Optuna journal and the Tune state (on S3 one's trials are lost). "
+        "Use it only when the holder named by the error is gone for good",
     )
 
 
@@ -120,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     if changes:
         spec = spec.replace(**changes)
     outcome = run_sweep(spec, address=args.address, quiet=args.quiet, segment_trials=args.segment_trials,
-                        trust_remote_code=args.trust_remote_code)  # fmt: skip
+                        trust_remote_code=args.trust_remote_code, force_unlock=args.force_unlock)  # fmt: skip
     _print_progress(outcome.progress)
     print(f"sweep: {outcome.sweep_dir}  ({outcome.seconds:.0f}s)")
     return 0
@@ -132,6 +144,7 @@ def resume(args: argparse.Namespace) -> int:
     outcome = resume_sweep(
         args.sweep_dir, address=args.address, quiet=args.quiet, segment_trials=args.segment_trials,
         trust_remote_code=args.trust_remote_code,
+        force_unlock=args.force_unlock,
     )  # fmt: skip
     _print_progress(outcome.progress)
     print(f"sweep: {outcome.sweep_dir}  ({outcome.seconds:.0f}s)")
@@ -146,4 +159,6 @@ def status(args: argparse.Namespace) -> int:
         print(json.dumps(progress, indent=2))
     else:
         _print_progress(progress)
+        if progress.get("writer"):
+            print(f"writer: {progress['writer']['description']}")
     return 0

@@ -10,4 +10,6 @@
   driver process each, under the supervisor;
 - :mod:`raygrid.sweep.driver`: start, resume, and `sweep_status` (progress
   from the sweep folder alone).
+- :mod:`raygrid.sweep.lease`: one writer per sweep folder (the lease that
+  `run` and `resume` hold; readers never touch it).
 """

@@ -4,6 +4,7 @@ The sweep folder ``<storage>/<name>/`` (a local or shared folder, or
 ``s3://bucket/prefix/<name>``: see :mod:`raygrid.storage`)::
 
     spec.yaml         the spec as the sweep runs it (local paths made absolute)
+    writer.lease      who writes the sweep now (raygrid.sweep.lease: one writer at a time)
     sweep.json        its fingerprint, the raygrid version, when it started
     optuna.journal    one Optuna study per cell (the source of truth for trials)
     trials/           one record per finished unit
@@ -144,6 +145,7 @@ def run_sweep(
     segment_trials: int | None = None,
     in_process: bool = False,
     trust_remote_code: bool = False,
+    force_unlock: bool = False,
 ) -> SweepOutcome:
     """Runs a sweep to the end (or resumes it, if its folder exists with the
     same spec). A folder started with a different spec is refused with what
@@ -155,6 +157,10 @@ def run_sweep(
     segment (benchmarks that trace this process's heap).
     ``trust_remote_code`` (``--trust-remote-code``) reaches the workers in
     each trial's config, not through the sweep folder.
+
+    The run holds the sweep folder's lease (:mod:`raygrid.sweep.lease`): a
+    sweep that another writer holds is refused with who holds it, unless
+    ``force_unlock`` (only when that writer is gone for good).
     """
     check_local_model(spec)
     spec = resolve_paths(spec)
@@ -168,13 +174,18 @@ def run_sweep(
         raise ConfigError(f"{sweep_dir}: not a sweep folder (no {SWEEP_FILE}); start it with `raygrid run`")
     else:
         check_storage(spec)
-    from raygrid.sweep import cluster
+    from raygrid.sweep import cluster, lease
 
     started = time.perf_counter()
+    writer: lease.Lease | None = None
     try:
         cluster.start(address, spec)  # checks the cluster before anything is written
+        sweep_dir.mkdir()
+        writer = lease.acquire(sweep_dir, force=force_unlock)  # one writer per sweep, until the end of the run
+        if not existing and (sweep_dir / SWEEP_FILE).is_file():  # another writer started it meanwhile
+            _check_same(started_spec(sweep_dir), spec, sweep_dir)
+            existing = True
         if not existing:
-            sweep_dir.mkdir()
             (sweep_dir / SPEC_FILE).write_text(_spec_yaml(spec))
             meta = {
                 "fingerprint": spec.fingerprint(),
@@ -195,13 +206,21 @@ def run_sweep(
                 sweep_dir, address=address or cluster.cluster_address(), quiet=quiet,
                 segment_trials=segment_trials, trial_function=trial_function, trust_remote_code=trust_remote_code,
             )  # fmt: skip
-    finally:
-        cluster.shutdown()
-    progress = sweep_status(sweep_dir)
-    if (sweep_dir / "results").is_dir():
-        from raygrid.store import refresh_index
+        progress = sweep_status(sweep_dir)
+        if (sweep_dir / "results").is_dir():
+            from raygrid.store import refresh_index
 
-        refresh_index(sweep_dir / "results")  # the first `raygrid best` is then as fast as the next
+            refresh_index(sweep_dir / "results")  # the first `raygrid best` is then as fast as the next
+    except KeyboardInterrupt:
+        if writer is not None:
+            writer.raise_if_lost()  # stopped because another writer took the lease: say so in one line
+        raise
+    finally:
+        try:
+            cluster.shutdown()
+        finally:
+            if writer is not None:
+                writer.release()
     where = sweep_dir if sweep_dir.remote else sweep_dir.local
     return SweepOutcome(where, progress, time.perf_counter() - started, tune_errors)
 
@@ -220,6 +239,7 @@ def resume_sweep(
     quiet: bool = False,
     segment_trials: int | None = None,
     trust_remote_code: bool = False,
+    force_unlock: bool = False,
 ) -> SweepOutcome:
     """Resumes a sweep from its folder (local or ``s3://``). ``spec.yaml``
     must still be the spec the sweep started with (an edited one is refused
@@ -230,7 +250,7 @@ def resume_sweep(
     current = read_spec_file(sweep_dir / SPEC_FILE)
     _check_same(started, current, sweep_dir)
     return run_sweep(started, address=address, resume=True, quiet=quiet, segment_trials=segment_trials,
-                     trust_remote_code=trust_remote_code)  # fmt: skip
+                     trust_remote_code=trust_remote_code, force_unlock=force_unlock)  # fmt: skip
 
 
 def sweep_status(sweep_dir: Location | Path | str) -> dict[str, Any]:
@@ -244,4 +264,11 @@ def sweep_status(sweep_dir: Location | Path | str) -> dict[str, Any]:
         raise ConfigError(f"{sweep_dir}: the sweep has not started any trial yet (no {JOURNAL})")
     # A read-only look: a private in-memory copy of the journal; nothing is
     # written to the folder and no RUNNING trial is failed (tests/sweep/test_readonly.py).
-    return Planner(spec, sweep_dir, read_only=True).progress()
+    return {**Planner(spec, sweep_dir, read_only=True).progress(), "writer": _current_writer(sweep_dir)}
+
+
+def _current_writer(sweep_dir: Location) -> dict[str, Any] | None:
+    """Who holds the sweep's writer lease (read only: a reader never takes or touches it)."""
+    from raygrid.sweep.lease import current_writer
+
+    return current_writer(sweep_dir)

@@ -23,7 +23,9 @@ parameters and unit keys, and their Train runs resume from their last
 checkpoints.
 
 The child: ``python -m raygrid.sweep.segments SWEEP_DIR --address ADDR
---report FILE --parent PID [...]``, one JSON report in FILE.
+--report FILE --parent PID [...]``, one JSON report in FILE. It writes as
+part of its supervisor, which holds the sweep's writer lease for the whole
+run (:mod:`raygrid.sweep.lease`): the child never takes it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ from typing import Any
 
 from raygrid.errors import ConfigError, RaygridError
 from raygrid.storage import Location
+from raygrid.sweep import lease
 from raygrid.sweep.driver import started_spec
 
 INTERRUPT_GRACE_S = 120.0  # a child interrupted with the supervisor stops its trials in this time
@@ -146,7 +149,11 @@ def _run_child(
         try:
             code = child.wait()
         except KeyboardInterrupt:  # the child stops its trials as Tune does on SIGINT, then we stop
-            _interrupt(child)
+            if lease.lost_here():  # another writer owns the folder now: stop at once
+                child.kill()
+                child.wait()
+            else:
+                _interrupt(child)
             raise
         if code in (0, 2) and report.is_file():
             return SegmentReport.read(report)  # exit 2 with a report: a one-line error, raised here

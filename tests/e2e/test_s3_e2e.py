@@ -66,6 +66,7 @@ def _finished_trials(sweep: str, tmp: Path) -> list[tuple[str, str, str]]:
 
 
 def test_a_sweep_on_s3_killed_then_resumed(tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from raygrid.sweep.lease import LEASE_FILE
     from raygrid.testing.s3server import local_s3, object_keys
 
     spec = tmp_path / "small.yaml"
@@ -95,7 +96,10 @@ def test_a_sweep_on_s3_killed_then_resumed(tmp_path: Path, tiny_model_dir: Path,
 
         assert (Location.of(sweep) / "tune").is_dir()  # the killed experiment's state: resume removes it unread
 
-        resumed = raygrid("resume", sweep, "--quiet", cwd=workdir)
+        # The killed driver's lease is younger than its 60 s TTL: resuming now
+        # needs --force-unlock (that driver is provably gone: we killed it).
+        assert f"runs/small/{LEASE_FILE}" in object_keys(s3_env, BUCKET)
+        resumed = raygrid("resume", sweep, "--quiet", "--force-unlock", cwd=workdir)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
 
         status = raygrid("status", sweep, "--json", cwd=workdir)
@@ -120,6 +124,7 @@ def test_a_sweep_on_s3_killed_then_resumed(tmp_path: Path, tiny_model_dir: Path,
         keys = object_keys(s3_env, BUCKET)
         prefix = "runs/small/"
         assert {f"{prefix}spec.yaml", f"{prefix}sweep.json", f"{prefix}optuna.journal"} <= set(keys)
+        assert f"{prefix}{LEASE_FILE}" not in keys  # released by the resumed driver
         assert any(k.startswith(f"{prefix}results/_runs/") for k in keys)
         assert any(k.startswith(f"{prefix}tune/") for k in keys)  # Tune's experiment state
         assert sum(k.endswith("/raygrid.json") and "/checkpoints/" in k for k in keys) == complete + 2  # + the confirm runs

@@ -5,10 +5,8 @@ Optuna journal, the storage check."""
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,19 +15,9 @@ import pytest
 pytest.importorskip("moto.server", reason="needs the dev extra (moto[server])")
 
 from raygrid.storage import Location, local_copy, s3_filesystem, staged_dir  # noqa: E402
-from raygrid.testing.s3server import local_s3, object_keys  # noqa: E402
+from raygrid.testing.s3server import object_keys  # noqa: E402
 
-BUCKET = "raygrid-test"
-
-
-@pytest.fixture(scope="module")
-def s3_env() -> Iterator[dict[str, str]]:
-    with local_s3(BUCKET) as env, pytest.MonkeyPatch.context() as patch:
-        for name in [n for n in os.environ if n.startswith("AWS_")]:
-            patch.delenv(name)
-        for name, value in env.items():
-            patch.setenv(name, value)
-        yield env
+BUCKET = "raygrid-test"  # the bucket of the s3_env fixture (tests/sweep/conftest.py)
 
 
 @pytest.fixture()
