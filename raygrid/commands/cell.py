@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from raygrid.commands._args import languages, positive_float, positive_int
+from raygrid.commands._args import languages, positive_float, positive_int, seed
 from raygrid.errors import ConfigError
 
 
@@ -51,7 +51,7 @@ def register(sub: Any) -> None:
     p.add_argument("--max-train-examples", type=positive_int, help="cap per training task (seeded subsample)")
     p.add_argument("--max-eval-examples", type=positive_int, help="cap per language and split")
     p.add_argument("--output", default="runs/cell", help="output directory (default: runs/cell)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     add_data_arguments(p)
     p.add_argument("--split", choices=("dev", "test"), help="split scored zero-shot (default: test where it exists)")
     p.add_argument("--learning-rate", type=positive_float)
