@@ -756,6 +756,8 @@ def _check_scalars(spec: SweepSpec) -> None:
         raise _Invalid(("model", "name_or_path"), "empty", "a hub id or a local directory")
     _check_printable(("model", "name_or_path"), spec.model.name_or_path)
     for index, directory in enumerate(spec.data.local_dirs):
+        if not directory.strip():
+            raise _Invalid(("data", "local_dirs", index), "empty", "a directory path")
         _check_printable(("data", "local_dirs", index), directory)
     _check_int(("data", "max_train_examples"), spec.data.max_train_examples, 1, "an integer >= 1 or null")
     _check_int(("data", "max_eval_examples"), spec.data.max_eval_examples, 1, "an integer >= 1 or null")
@@ -1183,7 +1185,7 @@ def _first_non_finite(data: Any, path: str) -> tuple[str, float] | None:
     params are free-form, so one walk refuses them all."""
     if isinstance(data, float) and not math.isfinite(data):
         return path or "(top level)", data
-    if isinstance(data, Mapping):
+    if isinstance(data, dict):  # parsed YAML/JSON: plain dicts and lists (an ABC check costs more)
         items: Iterable[tuple[str, Any]] = ((f"{path}.{k}" if path else str(k), v) for k, v in data.items())
     elif isinstance(data, (list, tuple)):
         items = ((f"{path}[{i}]", v) for i, v in enumerate(data))

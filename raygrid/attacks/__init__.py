@@ -34,6 +34,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import math
@@ -130,10 +131,15 @@ def _is_finite_text(text: str) -> bool:
 def _declared(name: str, factory: Any, given: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The recipe's parameters and their annotations; refuses a name in
     ``given`` that the recipe does not take."""
-    hints = typing.get_type_hints(factory)
-    allowed = list(inspect.signature(factory).parameters)
-    declared = {key: hints.get(key, Any) for key in allowed}
+    declared = _signature(factory)
     return declared if given is None else _known(name, declared, given)
+
+
+@functools.cache
+def _signature(factory: Any) -> dict[str, Any]:
+    # get_type_hints evaluates the annotations (strings here): once per recipe
+    hints = typing.get_type_hints(factory)
+    return {key: hints.get(key, Any) for key in inspect.signature(factory).parameters}
 
 
 def _known(name: str, declared: dict[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,10 +160,18 @@ def _describe(kinds: tuple[Any, ...]) -> str:
     return " or ".join(words.get(k, str(k)) for k in kinds)
 
 
+def _printable(text: str) -> bool:
+    # a control character (a pasted newline) is never meant in a recipe parameter
+    return not any(ch < " " or ch == "\x7f" for ch in text)
+
+
 def _check_value(name: str, key: str, value: Any, annotation: Any) -> None:
     kinds = _kinds(annotation)
     if Any in kinds:
         return
+    texts = value if isinstance(value, list) else [value]
+    if any(isinstance(text, str) and not _printable(text) for text in texts):
+        raise ConfigError(f"attack {name!r}: parameter {key!r} has bad value {value!r}: a control character; allowed: printable text")
     if value is None:
         ok = type(None) in kinds
     elif isinstance(value, bool):  # a bool is an int to Python, never to a recipe

@@ -59,7 +59,7 @@ def char_noise(
         ops: subset of insert/delete/swap/substitute (list or comma string).
     """
     m = _mode("char_noise", mode, (Mode.FIXED, Mode.ADAPTIVE))
-    op_list = tuple(ops.split(",") if isinstance(ops, str) else ops) if ops else CHAR_OPS
+    op_list = tuple(ops.split(",") if isinstance(ops, str) else ops) if ops is not None else CHAR_OPS
     bad = [op for op in op_list if op not in CHAR_OPS]
     if bad or not op_list:  # checked here, not first when a language's transformation is built
         raise ConfigError(f"attack 'char_noise': ops {ops!r}; allowed: a non-empty subset of {one_of(CHAR_OPS)}")
