@@ -179,13 +179,15 @@ def read_rows(results_dir: Where, *, run_keys: Iterable[str] | None = None) -> l
 # when it was built, ``task`` and ``language`` as columns). It is a cache:
 # written atomically like everything else, ignored by the hive dataset
 # (``_``-prefixed), never trusted for a run whose manifest is gone, topped up
-# by reading the files of runs finished since it was built, and rebuilt when
-# those are many. A read-only store is read without it.
+# by reading the files of runs finished since it was built, and never trusted
+# for a run whose row files changed since (a redone or damaged run: the
+# files' mtimes against the build time it records) or are gone (a DataError,
+# as without the index). Only the writer
+# builds it (:func:`refresh_index`, at the end of a sweep): a query never
+# writes to the store it reads (tests/sweep/test_readonly.py).
 # --------------------------------------------------------------------------
 
 INDEX_DIR = "_index"
-#: Rebuild a target's index when more than this many row files are newer than it.
-INDEX_REBUILD_FILES = 32
 #: The columns of a result row, in order (partition columns included).
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
 
@@ -291,14 +293,19 @@ def _listing_time_ns() -> int:
 
 
 def _read_index(index_path: Location, columns: Sequence[str] | None) -> tuple[Any, int] | None:
-    """The index table and its build time; ``None`` for an index that is
-    damaged or predates the build time (it is a cache: rebuilt)."""
+    """The index table and its build time; ``None`` for a damaged index (a
+    cache: the query reads the row files instead)."""
     try:
         table = _read_table(index_path, columns=columns)
     except DataError:
         return None
     built = (table.schema.metadata or {}).get(_INDEX_BUILT)
-    return (table, int(built)) if built is not None and built.isdigit() else None
+    if built is not None and built.isdigit():
+        return table, int(built)
+    # An index written before the build time was recorded: the writer wrote
+    # it at the end of a sweep, after the listing; its own mtime stands in.
+    mtime = _mtime_ns(index_path)
+    return table, (0 if mtime is None else mtime - _CLOCK_SLACK_NS)
 
 
 def _write_index(index_path: Location, table: Any, built_ns: int) -> None:
@@ -330,7 +337,6 @@ def _target_table(root: Location, target: str, done: set[str], *, use_index: boo
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    built_ns = _listing_time_ns()
     files = _row_files(root, target, done)
     index_path = _index_path(root, target)
     indexed = None
@@ -356,10 +362,6 @@ def _target_table(root: Location, target: str, done: set[str], *, use_index: boo
     unindexed = [key for key in files if key not in have]
     _check_complete(root, target, unindexed, files)
     missing = [item for key in unindexed for item in files[key]]
-    if use_index and len(missing) > INDEX_REBUILD_FILES:
-        table = _read_files(target, [item for items in files.values() for item in items])
-        _write_index(index_path, table, built_ns)
-        return table
     extra = _read_files(target, missing)
     if extra is not None and indexed is not None:
         extra = extra.select([c for c in indexed.column_names if c in extra.column_names])

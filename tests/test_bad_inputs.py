@@ -7,12 +7,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from raygrid.errors import ConfigError, DataError, ModelError
-from raygrid.store import INDEX_DIR, INDEX_REBUILD_FILES, ResultRow, is_done, read_results, read_rows, write_run
+from raygrid.store import INDEX_DIR, ResultRow, is_done, read_results, read_rows, refresh_index, write_run
+
+N_RUNS = 32
 
 # -- the results store: damaged row files, the writer and the index ------------------------------
 
@@ -38,12 +41,27 @@ def _values(results: Path) -> dict[tuple[str, str], float]:
 
 @pytest.fixture
 def indexed(tmp_path: Path) -> Path:
-    """A results folder with enough runs that the first query builds the index."""
+    """A results folder whose query index the writer has built (as at the end of a sweep)."""
     results = tmp_path / "results"
-    _write_runs(results, INDEX_REBUILD_FILES)  # 2 files per run: past the rebuild threshold
-    assert len(_values(results)) == 2 * INDEX_REBUILD_FILES
+    _write_runs(results, N_RUNS)
+    an_hour_ago = time.time_ns() - 3600 * 10**9  # finished long before the index, as in a real sweep
+    for path in results.rglob("*.parquet"):
+        os.utime(path, ns=(an_hour_ago, an_hour_ago))
+    refresh_index(results)
     assert (results / INDEX_DIR / "target=xnli.parquet").is_file()
+    assert len(_values(results)) == 2 * N_RUNS
     return results
+
+
+def test_the_index_answers_for_unchanged_runs(indexed: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The trust checks cost no row-file read: an unchanged store is read from its index alone."""
+    import raygrid.store
+
+    opened: list[str] = []
+    read_table = raygrid.store._read_table
+    monkeypatch.setattr(raygrid.store, "_read_table", lambda where, *a, **k: opened.append(str(where)) or read_table(where, *a, **k))
+    assert len(_values(indexed)) == 2 * N_RUNS
+    assert len(opened) == 1 and INDEX_DIR in opened[0]
 
 
 def _row_file(results: Path, key: str, language: str = "de") -> Path:
@@ -80,7 +98,7 @@ def test_the_writer_redoes_a_run_whose_files_are_gone_and_the_index_follows(inde
     assert is_done(indexed, "run003")
     values = _values(indexed)
     assert values[("run003", "de")] == 0.9 and values[("run003", "sw")] == 0.9
-    assert values[("run004", "de")] == 0.5 and len(values) == 2 * INDEX_REBUILD_FILES
+    assert values[("run004", "de")] == 0.5 and len(values) == 2 * N_RUNS
 
 
 def test_a_file_rewritten_in_place_is_not_read_from_the_index(indexed: Path) -> None:
