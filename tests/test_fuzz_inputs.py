@@ -304,6 +304,8 @@ BAD_OPTIONS: list[list[str]] = [
     ["cell", "--model", "m", "--intermediate", "none", "--target", "xnli", "--learning-rate", "nan"],
     ["cell", "--model", "m", "--intermediate", "none", "--target", "xnli", "--epochs", "1e9"],
     ["cell", "--model", "m", "--intermediate", "none", "--target", "xnli", "--batch-size", "0"],
+    ["cell", "--model", "m", "--intermediate", "none", "--target", "bucc", "--retrieval-layer", "-1"],
+    ["cell", "--model", "m", "--intermediate", "none", "--target", "xnli", "--seed", "1.5"],
     ["analyze", "DIR", "--alpha", "2"],
     ["analyze", "DIR", "--alpha", "nan"],
     ["analyze", "DIR", "--bootstrap", "-5"],

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from raygrid.commands._args import languages, positive_float, positive_int, seed
+from raygrid.commands._args import languages, non_negative_int, positive_float, positive_int, seed
 from raygrid.errors import ConfigError
 
 
@@ -59,7 +59,9 @@ def register(sub: Any) -> None:
     p.add_argument("--batch-size", type=positive_int, help="effective batch size")
     p.add_argument("--grad-accumulation-steps", type=positive_int)
     p.add_argument("--max-seq-length", type=positive_int)
-    p.add_argument("--retrieval-layer", type=int, help="retrieval targets: hidden layer to mean-pool")
+    p.add_argument(
+        "--retrieval-layer", type=non_negative_int, help="retrieval targets: hidden layer to mean-pool (0: embeddings)"
+    )
     p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     p.set_defaults(func=run)
 
