@@ -18,6 +18,7 @@ and DuckDB (see docs/results.md).
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -229,27 +230,46 @@ RowFile = tuple[str, Location, int | None]
 
 
 def _row_files(root: Location, target: str, done: set[str]) -> dict[str, list[RowFile]]:
-    """run_key -> [(language, file, mtime_ns)] for the done runs' files of one target."""
+    """run_key -> [(language, file, mtime_ns)] for the done runs' files of one target.
+
+    The mtime is the index's trust check. Locally it comes with the listing
+    (``os.scandir``: one stat per file, no path objects); on S3 the listing
+    is not asked for it (``None``): there an index row is trusted unless its
+    file is gone or its run was redone under a new manifest.
+    """
     out: dict[str, list[RowFile]] = {}
     tdir = root / f"target={target}"
+    entries: list[tuple[str, str, int | None]]
     if root.remote:  # one listing of the whole target, not one per language
         rels = [rel.split("/") for rel in tdir.files()]
-        entries = [(parts[0], parts[1]) for parts in rels if len(parts) == 2]
+        entries = [(parts[0], parts[1], None) for parts in rels if len(parts) == 2]
     else:
-        entries = [(lang, name) for lang in tdir.names() for name in (tdir / lang).names()]
-    for lang_dir, name in entries:
+        entries = [entry for lang in tdir.names() for entry in _scan(tdir.local / lang, lang)]
+    for lang_dir, name, mtime_ns in entries:
         if lang_dir.startswith("language=") and name.endswith(".parquet") and not name.startswith("."):
             key = name[: -len(".parquet")]
             if key in done:
-                path = tdir / lang_dir / name
-                out.setdefault(key, []).append((lang_dir.split("=", 1)[1], path, _mtime_ns(path)))
+                out.setdefault(key, []).append((lang_dir.split("=", 1)[1], tdir / lang_dir / name, mtime_ns))
     return out
 
 
+def _scan(folder: Path, lang_dir: str) -> list[tuple[str, str, int | None]]:
+    try:
+        with os.scandir(folder) as entries:
+            return [(lang_dir, entry.name, _entry_mtime(entry)) for entry in entries]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _entry_mtime(entry: os.DirEntry[str]) -> int | None:
+    try:
+        return entry.stat().st_mtime_ns
+    except OSError:  # gone since the listing: found missing by the readers
+        return None
+
+
 def _mtime_ns(path: Location) -> int | None:
-    """A local file's mtime (one stat: the index's trust check). ``None`` on
-    S3, whose listing is not asked for it: there an index row is trusted
-    unless its file is gone or its run redone under a new manifest."""
+    """A local file's mtime; ``None`` on S3 or for a file gone."""
     if path.remote:
         return None
     try:
