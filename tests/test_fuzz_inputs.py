@@ -487,7 +487,8 @@ def sweep_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (folder / "sweep.json").write_text(json.dumps({"fingerprint": spec.fingerprint(), "spec": spec.normalised()}))
     (folder / "optuna.journal").write_text("")
-    assert main(["status", str(folder)]) == 0  # opens the journal's studies once, as a real sweep has them
+    # The intact folder passes, so each corruption below is what fails.
+    assert main(["status", str(folder)]) == 0
     assert main(["best", str(folder), "--target", "xnli"]) == 0
     return folder
 
