@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
@@ -96,7 +97,8 @@ class TrainConfig:
         ]
         for name in ("learning_rate", "num_epochs", "warmup_ratio", "weight_decay", "max_grad_norm"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            # numbers.Real: NumPy scalars (a sampler's values) are numbers too
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise ConfigError(f"train config field {name!r}: bad value {value!r}; allowed: a finite number")
         for name, ok, allowed in checks:
             if not ok:
