@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from raygrid import SCHEMA_VERSION, __version__
 from raygrid.errors import ConfigError, one_of
 from raygrid.evaluate import LanguageResult, check_languages, evaluate_languages, to_rows
+from raygrid.fileio import output_dir_problem
 from raygrid.keys import stable_key
 from raygrid.store import is_done, read_rows, write_run
 from raygrid.tasks.types import Role, Split, TaskSpec
@@ -59,6 +60,16 @@ class Overrides:
     warmup_ratio: float | None = None
     weight_decay: float | None = None
     evals_per_epoch: int | None = None
+
+    def __post_init__(self) -> None:
+        # The spec's check of each value (raygrid.spec.PARAMS): a bad value
+        # fails here, before any data is read or model loaded.
+        from raygrid.spec import PARAMS, param_problem
+
+        for name, value in asdict(self).items():
+            problem = None if value is None else param_problem(name, value)
+            if problem is not None:
+                raise ConfigError(f"hyper-parameter {name!r}: {problem}; allowed: {PARAMS[name][2]}")
 
 
 def train_config(tasks: Sequence[TaskSpec], overrides: Overrides, seed: int) -> TrainConfig:
@@ -258,30 +269,55 @@ def _train(
     return model, result
 
 
+#: (task, split, language, row cap) a phase reads.
+Needed = list[tuple[str, Split, str, int | None]]
+
+
 def _preflight(
     spec: CellSpec,
     inter_tasks: Sequence[TaskSpec],
     target: TaskSpec,
     languages: Sequence[str],
     sources: DataSources,
-) -> None:
+) -> dict[str, Needed]:
     """Loads every split the cell will need before anything trains, so a
     missing file, column or language fails in seconds, not after hours of
-    intermediate training (and leaves nothing behind)."""
+    intermediate training (and leaves nothing behind). Returns what each
+    phase (``intermediate``, ``target``, ``evaluation``) reads."""
     from raygrid.evaluate import default_eval_split
     from raygrid.tasks import available_splits, load_rows, resolve_data_task
 
-    needed: list[tuple[str, Split, str, int | None]] = []
-    for task in [*inter_tasks, *([target] if target.trainable else [])]:
-        needed.append((resolve_data_task(task, Split.TRAIN).name, Split.TRAIN, "en", spec.max_train_examples))
-        needed.append((resolve_data_task(task, Split.DEV).name, Split.DEV, "en", spec.max_eval_examples))
+    def training(tasks: Sequence[TaskSpec]) -> Needed:
+        out: Needed = []
+        for task in tasks:
+            out.append((resolve_data_task(task, Split.TRAIN).name, Split.TRAIN, "en", spec.max_train_examples))
+            out.append((resolve_data_task(task, Split.DEV).name, Split.DEV, "en", spec.max_eval_examples))
+        return out
+
+    evaluation: Needed = []
     for language in languages:
         split = spec.eval_split or default_eval_split(target, language)
-        needed.append((target.name, split, language, spec.max_eval_examples))
+        evaluation.append((target.name, split, language, spec.max_eval_examples))
         if split is not Split.DEV and Split.DEV in available_splits(target, language):
-            needed.append((target.name, Split.DEV, language, spec.max_eval_examples))
-    for task_name, split, language, cap in dict.fromkeys(needed):
+            evaluation.append((target.name, Split.DEV, language, spec.max_eval_examples))
+    phases = {
+        "intermediate": training(inter_tasks),
+        "target": training([target] if target.trainable else []),
+        "evaluation": evaluation,
+    }
+    for task_name, split, language, cap in dict.fromkeys(item for items in phases.values() for item in items):
         load_rows(task_name, split, language, sources, max_examples=cap, seed=spec.seed)
+    return phases
+
+
+def _data_id(sources: DataSources, needed: Needed) -> Any:
+    """What a phase's key says about its data: where it comes from, and the
+    content of the user's local files it reads (so that a file edited in
+    place gives new keys). Without local files, the sources alone: keys of
+    work on the hub or the bundled fixtures are those of earlier versions."""
+    where = _sources_fingerprint(sources)
+    content = sources.local_fingerprint((task, split, language) for task, split, language, _ in needed)
+    return {"sources": where, "content": content} if content else where
 
 
 def run_cell(
@@ -315,9 +351,11 @@ def run_cell(
     inter_tasks = intermediate_tasks(spec.intermediate)
     device = device or _default_device()
     out = Path(output_dir)
-    data_id = _sources_fingerprint(sources)
+    problem = output_dir_problem(out)
+    if problem is not None:
+        raise ConfigError(f"--output {str(output_dir)!r}: {problem}; allowed: a directory (created if missing)")
     tokenizer = load_tokenizer(spec.model, trust_remote_code=trust_remote_code)
-    _preflight(spec, inter_tasks, target, languages, sources)
+    needed = _preflight(spec, inter_tasks, target, languages, sources)
     reused: list[str] = []
 
     # Phase 2: English intermediate training (trained once per key).
@@ -333,7 +371,7 @@ def run_cell(
                 "train": config.to_dict(),
                 "max_train_examples": spec.max_train_examples,
                 "max_eval_examples": spec.max_eval_examples,
-                "data": data_id,
+                "data": _data_id(sources, needed["intermediate"]),
                 "schema": SCHEMA_VERSION,
             }
         )
@@ -375,7 +413,7 @@ def run_cell(
                 "train": target_config.to_dict(),
                 "max_train_examples": spec.max_train_examples,
                 "max_eval_examples": spec.max_eval_examples,
-                "data": data_id,
+                "data": _data_id(sources, needed["target"]),
                 "schema": SCHEMA_VERSION,
             }
         )
@@ -431,7 +469,7 @@ def run_cell(
             "max_eval_examples": spec.max_eval_examples,
             "retrieval_layer": spec.retrieval_layer,
             "seed": spec.seed,
-            "data": data_id,
+            "data": _data_id(sources, needed["evaluation"]),
             "schema": SCHEMA_VERSION,
         }
     )

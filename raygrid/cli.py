@@ -18,17 +18,27 @@ import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import NoReturn
 
 from raygrid.errors import RaygridError
 
 EXIT_USAGE = 2
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors read like every other bad input:
+    one line ``raygrid: error: ...``, exit 2 (argparse's own prints the usage
+    block first). Subcommand parsers inherit the class."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"raygrid: error: {self.prog}: {message} (see '{self.prog} --help')\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from raygrid import __version__
     from raygrid.commands import COMMANDS
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="raygrid",
         description=(
             "Transfer-grid search for English intermediate-task training (X-STILTs) "

@@ -24,3 +24,20 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def output_dir_problem(path: Path | str) -> str | None:
+    """Why ``path`` cannot be, or be made, a writable folder (``None``: it
+    can). Creates nothing: commands call it before hours of work, so that an
+    ``--output`` naming a file fails at once, not when the results are due."""
+    target = Path(path).expanduser().absolute()
+    probe = target
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir():
+        if probe == target:
+            return f"{str(target)!r} is a file, not a directory"
+        return f"{str(probe)!r} is a file, so {str(target)!r} cannot be created"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"{str(probe)!r} is not writable"
+    return None

@@ -37,6 +37,7 @@ from raygrid.errors import ModelError
 from raygrid.formats.base import HeadKind
 
 if TYPE_CHECKING:  # pragma: no cover
+    from raygrid.tasks.types import TaskSpec
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 CHECKPOINT_META = "raygrid.json"
@@ -75,9 +76,60 @@ def read_checkpoint_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     meta_path = Path(path) / CHECKPOINT_META
     try:
         meta: dict[str, Any] = json.loads(meta_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or not UTF-8
         raise ModelError(f"{meta_path}: not a readable raygrid checkpoint ({exc.__class__.__name__}: {exc})") from None
+    if not isinstance(meta, dict):
+        raise ModelError(f"{meta_path}: not a raygrid checkpoint's metadata (a JSON {type(meta).__name__}, not an object)")
     return meta
+
+
+def checkpoint_task(path: str | os.PathLike[str], task: TaskSpec) -> None:
+    """Refuses to evaluate a checkpoint as ``task`` when its head was trained
+    for a task whose head differs (format, labels, choices): its logits would
+    be read as another task's classes, and every accuracy would be noise.
+    A head of the same shape is accepted (an MNLI checkpoint as XNLI).
+
+    Raises:
+        ModelError: the checkpoint's ``raygrid.json`` names no task, several
+            (a multi-task checkpoint has no single head), or another one.
+    """
+    from raygrid.errors import ConfigError
+    from raygrid.tasks import get_task
+
+    meta = read_checkpoint_meta(path)
+    where = Path(path) / CHECKPOINT_META
+    trained = meta["tasks"] if "tasks" in meta else [meta.get("task")]
+    if not isinstance(trained, list) or not trained or not all(isinstance(t, str) for t in trained):
+        raise ModelError(f"{where}: names no task it was trained for; allowed: a checkpoint written by raygrid cell or run")
+    if len(trained) > 1:
+        raise ModelError(
+            f"{where}: a multi-task checkpoint ({', '.join(trained)}) has no single head to evaluate as {task.name!r}; "
+            "allowed: a checkpoint of one task"
+        )
+    if trained[0] == task.name:
+        return
+    try:
+        other = get_task(trained[0])
+    except ConfigError:
+        raise ModelError(f"{where}: trained for unknown task {trained[0]!r}; allowed: a task of the catalogue") from None
+
+    def head(t: TaskSpec) -> tuple[Any, ...]:
+        return (t.format, t.label_names, t.num_choices)
+
+    if head(other) != head(task):
+        raise ModelError(
+            f"{where}: trained for task {other.name!r} ({other.format.value}, labels {list(other.label_names or ())}), "
+            f"not {task.name!r} ({task.format.value}, labels {list(task.label_names or ())}); allowed: --task {other.name} "
+            "or a task with the same head"
+        )
+
+
+def _load_errors() -> tuple[type[BaseException], ...]:
+    """What loading a damaged model raises: transformers' OSError/ValueError,
+    and safetensors' own error for a torn or truncated weights file."""
+    from safetensors import SafetensorError
+
+    return (OSError, ValueError, SafetensorError)
 
 
 def _check_source(source: str) -> None:
@@ -165,7 +217,7 @@ def build_model(
                 return loaded
 
             model = _with_attention(load)
-    except (OSError, ValueError) as exc:
+    except _load_errors() as exc:
         raise ModelError(f"cannot load model {name!r}: {_first_line(exc)}") from None
     return model
 
@@ -197,7 +249,7 @@ def load_trained(path: str | os.PathLike[str], head: HeadKind, *, trust_remote_c
     _check_source(name)
     try:
         model: PreTrainedModel = _auto_class(head).from_pretrained(name, trust_remote_code=trust_remote_code)
-    except (OSError, ValueError) as exc:
+    except _load_errors() as exc:
         raise ModelError(f"cannot load checkpoint {name!r}: {_first_line(exc)}") from None
     return model
 
@@ -205,7 +257,10 @@ def load_trained(path: str | os.PathLike[str], head: HeadKind, *, trust_remote_c
 def _state_dict_files(path: Path) -> list[Path]:
     index = path / "model.safetensors.index.json"
     if index.is_file():
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        try:
+            shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            raise ModelError(f"{index}: unreadable shard index; allowed: an intact checkpoint") from None
         return [path / shard for shard in shards]
     single = path / "model.safetensors"
     if not single.is_file():
@@ -223,7 +278,10 @@ def encoder_state_dict(path: Path, prefix: str) -> dict[str, torch.Tensor]:
 
     state: dict[str, torch.Tensor] = {}
     for file in _state_dict_files(path):
-        state.update(load_file(str(file)))
+        try:
+            state.update(load_file(str(file)))
+        except _load_errors() as exc:
+            raise ModelError(f"{file}: unreadable weights ({_first_line(exc)}); allowed: an intact checkpoint") from None
     dotted = prefix + "."
     if any(k.startswith(dotted) for k in state):
         return {k[len(dotted) :]: v for k, v in state.items() if k.startswith(dotted)}

@@ -59,6 +59,7 @@ Example:
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tempfile
@@ -84,6 +85,7 @@ from pydantic_core import PydanticCustomError
 
 from raygrid.errors import ConfigError, did_you_mean, one_of
 from raygrid.keys import stable_key
+from raygrid.train.config import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_EVALS_PER_EPOCH, MAX_SEED
 
 #: The baseline entry: no intermediate training (standard fine-tuning).
 NONE = "none"
@@ -97,8 +99,11 @@ MIXTURE_SEPARATOR = "+"
 #: move a sweep onto a bigger cluster) and out of every cell key.
 RUNTIME_FIELDS = ("name", "storage", "resources", "max_concurrent_trials", "max_failures")
 
-#: Optuna and NumPy accept seeds in [0, 2**32).
-_MAX_SEED = 2**32 - 1
+_MAX_SEED = MAX_SEED
+#: Limits on sizes no real sweep reaches: a typo (``1000000000000``) fails at
+#: load instead of planning a study that never ends.
+MAX_TRIALS_PER_CELL = 100_000
+MAX_CONFIRM_SEEDS = 1_000
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _ATTACK_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 # Bucket names per the S3 naming rules (3-63 characters, lower case, digits, '.', '-').
@@ -167,7 +172,8 @@ class _Invalid(ValueError):
 class _Model(BaseModel):
     """Immutable, strict about keys: an unknown key names the allowed ones."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan: pydantic would read 'inf' / 'nan' (strings too) as floats.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @model_validator(mode="before")
     @classmethod
@@ -331,13 +337,13 @@ class StageSpace(_Model):
 #: TrainConfig's (raygrid.train.config), checked here so a bad spec fails at load.
 PARAMS: Mapping[str, tuple[str, Any, str]] = {
     "learning_rate": ("float", lambda v: v > 0, "a number > 0"),
-    "num_epochs": ("float", lambda v: v > 0, "a number > 0"),
-    "batch_size": ("int", lambda v: v >= 1, "an integer >= 1"),
-    "grad_accumulation_steps": ("int", lambda v: v >= 1, "an integer >= 1"),
+    "num_epochs": ("float", lambda v: 0 < v <= MAX_EPOCHS, f"a number > 0 and <= {MAX_EPOCHS}"),
+    "batch_size": ("int", lambda v: 1 <= v <= MAX_BATCH_SIZE, f"an integer >= 1 and <= {MAX_BATCH_SIZE}"),
+    "grad_accumulation_steps": ("int", lambda v: 1 <= v <= MAX_BATCH_SIZE, f"an integer >= 1 and <= {MAX_BATCH_SIZE}"),
     "max_seq_length": ("int", lambda v: 8 <= v <= 4096, "an integer in [8, 4096]"),
     "warmup_ratio": ("float", lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "weight_decay": ("float", lambda v: v >= 0, "a number >= 0"),
-    "evals_per_epoch": ("int", lambda v: v >= 1, "an integer >= 1"),
+    "evals_per_epoch": ("int", lambda v: 1 <= v <= MAX_EVALS_PER_EPOCH, f"an integer >= 1 and <= {MAX_EVALS_PER_EPOCH}"),
 }
 
 
@@ -748,7 +754,7 @@ def _check_seed(path: Sequence[str | int], value: int | None) -> None:
 
 
 def _check_scalars(spec: SweepSpec) -> None:
-    if not _NAME_PATTERN.match(spec.name):
+    if not _NAME_PATTERN.fullmatch(spec.name):  # fullmatch: '$' would let a trailing newline through
         raise _Invalid(("name",), f"bad name {spec.name!r}", "letters, digits, '.', '_' and '-' (it names a folder)")
     if not spec.model.name_or_path.strip():
         raise _Invalid(("model", "name_or_path"), "empty", "a hub id or a local directory")
@@ -758,10 +764,22 @@ def _check_scalars(spec: SweepSpec) -> None:
             "true: a spec may not let transformers run the model's own code",
             "false or absent; set it with --trust-remote-code on the command line",
         )
+    _check_printable(("model", "name_or_path"), spec.model.name_or_path)
+    for index, directory in enumerate(spec.data.local_dirs):
+        if not directory.strip():
+            raise _Invalid(("data", "local_dirs", index), "empty", "a directory path")
+        _check_printable(("data", "local_dirs", index), directory)
     _check_int(("data", "max_train_examples"), spec.data.max_train_examples, 1, "an integer >= 1 or null")
     _check_int(("data", "max_eval_examples"), spec.data.max_eval_examples, 1, "an integer >= 1 or null")
     _check_unique(("data", "local_dirs"), spec.data.local_dirs, "directory")
     _check_seed(("seed",), spec.seed)
+
+
+def _check_printable(path: Sequence[str | int], text: str) -> None:
+    """Refuses a control character (a newline pasted at the end of a path
+    or hub id names another folder than the user sees)."""
+    if any(ch < " " or ch == "\x7f" for ch in text):
+        raise _Invalid(path, f"bad value {text!r}: holds a control character", "printable text")
 
 
 def _check_unique(path: Sequence[str | int], values: Sequence[Any], what: str) -> None:
@@ -848,17 +866,29 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def param_problem(name: str, value: Any) -> str | None:
+    """What is wrong with ``value`` as the hyper-parameter ``name`` (``None``:
+    nothing): the one check of a value, shared by the spec's search spaces
+    and :class:`raygrid.cell.Overrides` (``raygrid cell``'s options). The
+    allowed values are ``PARAMS[name][2]``."""
+    kind, ok, _ = PARAMS[name]
+    if kind == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
+        return f"bad value {value!r}: {name} is an integer"
+    if kind != "int" and not _is_number(value):
+        return f"bad value {value!r}: {name} is a number"
+    if not math.isfinite(value) or not ok(value):
+        return f"bad value {value!r}"
+    return None
+
+
 def _check_param(path: tuple[str | int, ...], name: str, value: Scalar | Distribution) -> None:
-    kind, ok, allowed = PARAMS[name]
+    kind, _, allowed = PARAMS[name]
     integer = kind == "int"
 
     def check_value(where: tuple[str | int, ...], v: Any) -> None:
-        if integer and not (isinstance(v, int) and not isinstance(v, bool)):
-            raise _Invalid(where, f"bad value {v!r}: {name} is an integer", allowed)
-        if not integer and not _is_number(v):
-            raise _Invalid(where, f"bad value {v!r}: {name} is a number", allowed)
-        if not ok(v):
-            raise _Invalid(where, f"bad value {v!r}", allowed)
+        problem = param_problem(name, v)
+        if problem is not None:
+            raise _Invalid(where, problem, allowed)
 
     if isinstance(value, FloatDistribution):
         if integer:
@@ -935,7 +965,10 @@ def _check_search(spec: SweepSpec) -> None:
             _check_param(("search_space", "per_task", key, name), name, value)
 
     for stage in (Stage.INTERMEDIATE, Stage.TARGET):
-        _check_int(("n_trials", stage.value), spec.trials_for(stage), 1, "an integer >= 1")
+        allowed = f"an integer >= 1 and <= {MAX_TRIALS_PER_CELL} (MAX_TRIALS_PER_CELL)"
+        _check_int(("n_trials", stage.value), spec.trials_for(stage), 1, allowed)
+        if spec.trials_for(stage) > MAX_TRIALS_PER_CELL:
+            raise _Invalid(("n_trials", stage.value), f"bad value {spec.trials_for(stage)!r}", allowed)
 
     # Each cell: the space it really searches, and its batch arithmetic.
     cells: list[tuple[Stage, str, tuple[str, ...]]] = [
@@ -989,6 +1022,10 @@ def _check_runtime(spec: SweepSpec) -> None:
     confirm = spec.confirm
     if not confirm.seeds:
         raise _Invalid(("confirm", "seeds"), "empty", "one or more seeds, e.g. [0, 1, 2]")
+    if len(confirm.seeds) > MAX_CONFIRM_SEEDS:
+        raise _Invalid(
+            ("confirm", "seeds"), f"{len(confirm.seeds)} seeds", f"at most {MAX_CONFIRM_SEEDS} seeds (MAX_CONFIRM_SEEDS)"
+        )
     for index, seed in enumerate(confirm.seeds):
         _check_seed(("confirm", "seeds", index), seed)
     _check_unique(("confirm", "seeds"), confirm.seeds, "seed")
@@ -1016,7 +1053,7 @@ def _check_runtime(spec: SweepSpec) -> None:
 
     seen: dict[str, int] = {}
     for index, attack in enumerate(spec.attacks):
-        if not _ATTACK_PATTERN.match(attack.name):
+        if not _ATTACK_PATTERN.fullmatch(attack.name):
             raise _Invalid(("attacks", index, "name"), f"bad name {attack.name!r}", "lower-case letters, digits and '_'")
         if attack.name not in ATTACK_NAMES:
             raise _Invalid(
@@ -1029,7 +1066,8 @@ def _check_runtime(spec: SweepSpec) -> None:
             # the label names the attack in result rows: two entries with one label would collide
             ident = get_attack(attack.name, **attack.params).label
         except _AttackError as exc:
-            raise _Invalid(("attacks", index, "params"), str(exc)) from None
+            problem, _, allowed = str(exc).partition("; allowed: ")
+            raise _Invalid(("attacks", index, "params"), problem, allowed or None) from None
         if ident in seen:
             raise _Invalid(
                 ("attacks", index), f"duplicated attack {attack.name!r} (also attacks[{seen[ident]}])", "each attack once"
@@ -1040,10 +1078,12 @@ def _check_runtime(spec: SweepSpec) -> None:
 def _storage_syntax(storage: str) -> str | None:
     if not storage.strip():
         return "empty"
+    if any(ch < " " or ch == "\x7f" for ch in storage):
+        return f"{storage!r} holds a control character"
     if "://" in storage:
         if not storage.startswith("s3://"):
             return f"unsupported scheme in {storage!r}"
-        if not _S3_PATTERN.match(storage):
+        if not _S3_PATTERN.fullmatch(storage):
             return f"bad S3 URI {storage!r}"
     return None
 
@@ -1137,12 +1177,35 @@ def parse_spec(data: Any, *, source: str = "<spec>") -> SweepSpec:
         raise ConfigError(
             f"{source}: (top level): a {_yaml_type(data)}, not a mapping; allowed: a mapping with keys {fields}"
         )
+    bad = _first_non_finite(data, "")
+    if bad is not None:
+        path, value = bad
+        raise ConfigError(f"{source}: {path}: bad value {value!r} (not a finite number); allowed: a finite number")
     try:
         spec = SweepSpec.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(f"{source}: {_one_line(exc)}") from None
     spec._source = source
     return spec
+
+
+def _first_non_finite(data: Any, path: str) -> tuple[str, float] | None:
+    """The path and value of the first inf or nan anywhere in the spec's data
+    (YAML's ``.inf``/``.nan``): no field of a spec takes one, and attack
+    params are free-form, so one walk refuses them all."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return path or "(top level)", data
+    if isinstance(data, dict):  # parsed YAML/JSON: plain dicts and lists (an ABC check costs more)
+        items: Iterable[tuple[str, Any]] = ((f"{path}.{k}" if path else str(k), v) for k, v in data.items())
+    elif isinstance(data, (list, tuple)):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(data))
+    else:
+        return None
+    for where, value in items:
+        found = _first_non_finite(value, where)
+        if found is not None:
+            return found
+    return None
 
 
 def check_storage(spec: SweepSpec) -> None:
@@ -1332,6 +1395,8 @@ def _short(value: Any) -> str:
 __all__ = [
     "ALL",
     "DISTRIBUTION_TYPES",
+    "MAX_CONFIRM_SEEDS",
+    "MAX_TRIALS_PER_CELL",
     "MIXTURE_SEPARATOR",
     "NONE",
     "PARAMS",
@@ -1360,6 +1425,7 @@ __all__ = [
     "Trials",
     "check_storage",
     "load_spec",
+    "param_problem",
     "parse_spec",
     "parse_spec_text",
     "resolve_intermediate",

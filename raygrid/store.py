@@ -18,6 +18,7 @@ and DuckDB (see docs/results.md).
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -25,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from raygrid import SCHEMA_VERSION
+from raygrid.errors import DataError
 from raygrid.storage import Location
 
 Where = Location | Path | str
@@ -76,9 +78,51 @@ class RunManifest:
 
 
 
+#: What a reader's error says to do about a damaged run.
+REPAIR_HINT = "`raygrid resume DIR` redoes the run (a `raygrid cell` run: run the same command again)"
+
+
 def is_done(results_dir: Where, run_key: str) -> bool:
-    """Whether the run's rows are all written."""
-    return (Location.of(results_dir) / RUNS_DIR / f"{run_key}.json").is_file()
+    """Whether the run's rows are all written: its manifest is readable and
+    every row file it lists exists. A run whose files were deleted or whose
+    manifest is torn is not done, so the writer redoes it. An existence check
+    only (one stat per file): a row file that exists but is damaged is found
+    by the readers, which then say to redo the run."""
+    root = Location.of(results_dir)
+    try:
+        files = _manifest_files(root, run_key)
+    except DataError:
+        return False
+    return all((root / rel).is_file() for rel in files)
+
+
+def _manifest_files(root: Location, run_key: str) -> list[str]:
+    """The row files a run's manifest lists.
+
+    Raises:
+        DataError: the manifest is missing, unreadable or not a manifest.
+    """
+    path = root / RUNS_DIR / f"{run_key}.json"
+    try:
+        manifest = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such manifest; {REPAIR_HINT}") from None
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON or not UTF-8
+        raise DataError(f"{path}: unreadable run manifest ({type(exc).__name__}); {REPAIR_HINT}") from None
+    files = manifest.get("files") if isinstance(manifest, dict) else None
+    if not isinstance(files, list) or not all(isinstance(f, str) and _is_row_file(f) for f in files):
+        raise DataError(f"{path}: not a run manifest (no list of row files); {REPAIR_HINT}")
+    return files
+
+
+def _is_row_file(rel: str) -> bool:
+    parts = rel.split("/")
+    return (
+        len(parts) == 3
+        and parts[0].startswith("target=")
+        and parts[1].startswith("language=")
+        and parts[2].endswith(".parquet")
+    )
 
 
 def write_run(
@@ -119,8 +163,7 @@ def read_rows(results_dir: Where, *, run_keys: Iterable[str] | None = None) -> l
     for key in sorted(done_run_keys(root)):
         if wanted is not None and key not in wanted:
             continue
-        manifest = json.loads((root / RUNS_DIR / f"{key}.json").read_bytes())
-        for rel in manifest["files"]:
+        for rel in _manifest_files(root, key):
             parts = dict(p.split("=", 1) for p in Path(rel).parent.parts)
             for record in _read_table(root / rel).to_pylist():
                 out.append({"task": parts["target"], "language": parts["language"], **record})
@@ -137,7 +180,10 @@ def read_rows(results_dir: Where, *, run_keys: Iterable[str] | None = None) -> l
 # when it was built, ``task`` and ``language`` as columns). It is a cache:
 # written atomically like everything else, ignored by the hive dataset
 # (``_``-prefixed), never trusted for a run whose manifest is gone, topped up
-# by reading the files of runs finished since it was built. Only the writer
+# by reading the files of runs finished since it was built, and never trusted
+# for a run whose row files changed since (a redone or damaged run: the
+# files' mtimes against the build time it records) or are gone (a DataError,
+# as without the index). Only the writer
 # builds it (:func:`refresh_index`, at the end of a sweep): a query never
 # writes to the store it reads (tests/sweep/test_readonly.py).
 # --------------------------------------------------------------------------
@@ -148,11 +194,23 @@ COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
 
 
 def _read_table(where: Location, columns: Sequence[str] | None = None) -> Any:
-    """A Parquet file, local or on S3, as a pyarrow table."""
+    """A Parquet file, local or on S3, as a pyarrow table.
+
+    Raises:
+        DataError: the file is missing, truncated or not Parquet (a row file
+            of a finished run: the message says how to redo the run).
+    """
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     filesystem, path = where.arrow()
-    return pq.read_table(path, filesystem=filesystem, columns=None if columns is None else list(columns))
+    try:
+        return pq.read_table(path, filesystem=filesystem, columns=None if columns is None else list(columns))
+    except FileNotFoundError:
+        raise DataError(f"{where}: row file of a finished run is missing; {REPAIR_HINT}") from None
+    except (pa.ArrowException, OSError) as exc:  # ArrowInvalid: truncated, zero bytes, not Parquet
+        problem = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"{where}: damaged row file ({problem}); {REPAIR_HINT}") from None
 
 
 def done_run_keys(results_dir: Where) -> set[str]:
@@ -167,29 +225,65 @@ def targets_in(results_dir: Where) -> list[str]:
     return sorted(n.split("=", 1)[1] for n in root.names() if n.startswith("target=") and (root / n).is_dir())
 
 
-def _row_files(root: Location, target: str, done: set[str]) -> dict[str, list[tuple[str, Location]]]:
-    """run_key -> [(language, file)] for the done runs' files of one target."""
-    out: dict[str, list[tuple[str, Location]]] = {}
+#: (language, file, its mtime in ns or None where the listing has none).
+RowFile = tuple[str, Location, int | None]
+
+
+def _row_files(root: Location, target: str, done: set[str]) -> dict[str, list[RowFile]]:
+    """run_key -> [(language, file, mtime_ns)] for the done runs' files of one target.
+
+    The mtime is the index's trust check. Locally it comes with the listing
+    (``os.scandir``: one stat per file, no path objects); on S3 the listing
+    is not asked for it (``None``): there an index row is trusted unless its
+    file is gone or its run was redone under a new manifest.
+    """
+    out: dict[str, list[RowFile]] = {}
     tdir = root / f"target={target}"
+    entries: list[tuple[str, str, int | None]]
     if root.remote:  # one listing of the whole target, not one per language
         rels = [rel.split("/") for rel in tdir.files()]
-        entries = [(parts[0], parts[1]) for parts in rels if len(parts) == 2]
+        entries = [(parts[0], parts[1], None) for parts in rels if len(parts) == 2]
     else:
-        entries = [(lang, name) for lang in tdir.names() for name in (tdir / lang).names()]
-    for lang_dir, name in entries:
+        entries = [entry for lang in tdir.names() for entry in _scan(tdir.local / lang, lang)]
+    for lang_dir, name, mtime_ns in entries:
         if lang_dir.startswith("language=") and name.endswith(".parquet") and not name.startswith("."):
             key = name[: -len(".parquet")]
             if key in done:
-                out.setdefault(key, []).append((lang_dir.split("=", 1)[1], tdir / lang_dir / name))
+                out.setdefault(key, []).append((lang_dir.split("=", 1)[1], tdir / lang_dir / name, mtime_ns))
     return out
 
 
-def _read_files(target: str, files: Sequence[tuple[str, Location]]) -> Any:
+def _scan(folder: Path, lang_dir: str) -> list[tuple[str, str, int | None]]:
+    try:
+        with os.scandir(folder) as entries:
+            return [(lang_dir, entry.name, _entry_mtime(entry)) for entry in entries]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+def _entry_mtime(entry: os.DirEntry[str]) -> int | None:
+    try:
+        return entry.stat().st_mtime_ns
+    except OSError:  # gone since the listing: found missing by the readers
+        return None
+
+
+def _mtime_ns(path: Location) -> int | None:
+    """A local file's mtime; ``None`` on S3 or for a file gone."""
+    if path.remote:
+        return None
+    try:
+        return path.local.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
+def _read_files(target: str, files: Sequence[RowFile]) -> Any:
     """One pyarrow table with ``task`` and ``language`` columns, from row files."""
     import pyarrow as pa
 
     tables = []
-    for language, path in files:
+    for language, path, _ in files:
         table = _read_table(path)
         n = table.num_rows
         table = table.append_column("task", pa.array([target] * n, pa.string()))
@@ -204,24 +298,90 @@ def _index_path(root: Location, target: str) -> Location:
     return root / INDEX_DIR / f"target={target}.parquet"
 
 
+#: Index metadata: when the listing it was built from was taken (ns since the epoch).
+_INDEX_BUILT = b"raygrid.index_built_ns"
+#: File systems stamp mtimes from a coarse clock (a few ms behind
+#: ``time.time_ns()``, whole seconds on some): the build time is taken this
+#: much early, so a file rewritten just after a build still counts as newer.
+_CLOCK_SLACK_NS = 2_000_000_000
+
+
+def _listing_time_ns() -> int:
+    """The build time an index records: taken before its listing (a file
+    written after the listing is newer than the index), less the slack."""
+    return time.time_ns() - _CLOCK_SLACK_NS
+
+
+def _read_index(index_path: Location, columns: Sequence[str] | None) -> tuple[Any, int] | None:
+    """The index table and its build time; ``None`` for a damaged index (a
+    cache: the query reads the row files instead)."""
+    try:
+        table = _read_table(index_path, columns=columns)
+    except DataError:
+        return None
+    built = (table.schema.metadata or {}).get(_INDEX_BUILT)
+    if built is not None and built.isdigit():
+        return table, int(built)
+    # An index written before the build time was recorded: the writer wrote
+    # it at the end of a sweep, after the listing; its own mtime stands in.
+    mtime = _mtime_ns(index_path)
+    return table, (0 if mtime is None else mtime - _CLOCK_SLACK_NS)
+
+
+def _write_index(index_path: Location, table: Any, built_ns: int) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = table.replace_schema_metadata({**(table.schema.metadata or {}), _INDEX_BUILT: str(built_ns).encode()})
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, row_group_size=64_000)
+        index_path.write_bytes(sink.getvalue().to_pybytes())
+    except OSError:  # a read-only copy of a sweep: query without the cache
+        pass
+
+
+def _check_complete(root: Location, target: str, keys: Iterable[str], files: Mapping[str, list[RowFile]]) -> None:
+    """Every row file of this target that the manifests of ``keys`` list is
+    present (a run with a manifest but a missing file is damaged: refused,
+    never silently read as fewer rows)."""
+    for key in sorted(keys):
+        present = {language for language, _, _ in files.get(key, [])}
+        for rel in _manifest_files(root, key):
+            parts = rel.split("/")
+            if parts[0] == f"target={target}" and parts[1].split("=", 1)[1] not in present:
+                raise DataError(f"{root / rel}: row file of a finished run is missing; {REPAIR_HINT}")
+
+
 def _target_table(root: Location, target: str, done: set[str], *, use_index: bool, columns: Sequence[str] | None = None) -> Any:
     import pyarrow as pa
     import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     files = _row_files(root, target, done)
     index_path = _index_path(root, target)
     indexed = None
+    have: set[str] = set()
+    index = None
     if use_index and index_path.is_file():
-        wanted = None if columns is None else sorted({*columns, "run_key"})
-        indexed = _read_table(index_path, columns=wanted)
-        have = set(indexed.column("run_key").unique().to_pylist())
-        if have - done:  # runs whose manifest is gone since the index was built
-            indexed = indexed.filter(pc.is_in(indexed.column("run_key"), value_set=pa.array(sorted(done), pa.string())))
-            have &= done
-    else:
-        have = set()
-    missing = [item for key, items in files.items() if key not in have for item in items]
+        wanted = None if columns is None else sorted({*columns, "run_key", "language"})
+        index = _read_index(index_path, wanted)
+    if index is not None:
+        indexed, index_built = index
+        have = set(indexed.column("run_key").unique().to_pylist()) & done  # a run whose manifest is gone: dropped
+        pairs = indexed.select(["run_key", "language"]).group_by(["run_key", "language"]).aggregate([]).to_pylist()
+        for pair in pairs:
+            key = pair["run_key"]
+            if key in have and pair["language"] not in {lang for lang, _, _ in files.get(key, [])}:
+                rel = f"target={target}/language={pair['language']}/{key}.parquet"
+                raise DataError(f"{root / rel}: row file of a finished run is missing; {REPAIR_HINT}")
+        # A run whose files changed since the index was built (redone, or
+        # damaged in place) is read from its files, never from the index.
+        changed = {key for key in have for _, _, mtime in files.get(key, []) if mtime is not None and mtime >= index_built}
+        have -= changed
+        indexed = indexed.filter(pc.is_in(indexed.column("run_key"), value_set=pa.array(sorted(have), pa.string())))
+    unindexed = [key for key in files if key not in have]
+    _check_complete(root, target, unindexed, files)
+    missing = [item for key in unindexed for item in files[key]]
     extra = _read_files(target, missing)
     if extra is not None and indexed is not None:
         extra = extra.select([c for c in indexed.column_names if c in extra.column_names])
@@ -279,13 +439,10 @@ def refresh_index(results_dir: Where, targets: Iterable[str] | None = None) -> N
     root = Location.of(results_dir)
     done = done_run_keys(root)
     for target in targets if targets is not None else targets_in(root):
+        built_ns = _listing_time_ns()
         files = _row_files(root, target, done)
+        _check_complete(root, target, files, files)
         table = _read_files(target, [item for items in files.values() for item in items])
         if table is None:
             continue
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        sink = pa.BufferOutputStream()
-        pq.write_table(table, sink, row_group_size=64_000)
-        _index_path(root, target).write_bytes(sink.getvalue().to_pybytes())
+        _write_index(_index_path(root, target), table, built_ns)

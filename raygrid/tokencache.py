@@ -108,12 +108,14 @@ def tokenizer_fingerprint(tokenizer: PreTrainedTokenizerBase) -> str:
 
 def data_fingerprint(task: TaskSpec, split: Split, language: str, sources: DataSources) -> dict[str, Any]:
     """Where ``load_rows`` takes the rows from: a local file (its resolved
-    path, size and modification time: an edited file is a new entry) or the
-    hub (dataset id, config, split)."""
+    path and the sha256 of its content: an edited file is a new entry, even
+    one edited within the clock's resolution) or the hub (dataset id,
+    config, split)."""
+    from raygrid.tasks.sources import file_digest
+
     path = sources.locate(task, split, language)
     if path is not None:
-        stat = Path(path).stat()
-        return {"file": str(Path(path).resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+        return {"file": str(Path(path).resolve()), "sha256": file_digest(path)}
     hub = task.hub
     return {
         "hub": hub.path if hub else None,

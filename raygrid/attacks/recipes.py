@@ -16,7 +16,7 @@ from typing import Any
 from raygrid.attacks.attack import Attack, Mode
 from raygrid.attacks.transformations import CHAR_OPS, CharNoise, CodeSwitch, Diacritics, Homoglyph, Invisible
 from raygrid.attacks.tables import INVISIBLES
-from raygrid.errors import ConfigError
+from raygrid.errors import ConfigError, one_of
 
 _SEARCH_DEFAULTS: dict[str, Any] = {"rate": 0.2, "max_fraction": 0.2, "query_budget": 200, "candidates_per_word": 8}
 
@@ -59,7 +59,10 @@ def char_noise(
         ops: subset of insert/delete/swap/substitute (list or comma string).
     """
     m = _mode("char_noise", mode, (Mode.FIXED, Mode.ADAPTIVE))
-    op_list = tuple(ops.split(",") if isinstance(ops, str) else ops) if ops else CHAR_OPS
+    op_list = tuple(ops.split(",") if isinstance(ops, str) else ops) if ops is not None else CHAR_OPS
+    bad = [op for op in op_list if op not in CHAR_OPS]
+    if bad or not op_list:  # checked here, not first when a language's transformation is built
+        raise ConfigError(f"attack 'char_noise': ops {ops!r}; allowed: a non-empty subset of {one_of(CHAR_OPS)}")
     search, _ = _split(locals())
     given = {"mode": None if mode == "fixed" else mode, "ops": None if op_list == CHAR_OPS else ",".join(op_list), **search}
     return _attack("char_noise", m, lambda lang: CharNoise(lang, ops=op_list), given, search)
@@ -172,6 +175,8 @@ def mlm_substitute(
     """
     from raygrid.attacks.mlm import MlmSubstitute
 
+    if top_k < 1:
+        raise ConfigError(f"attack 'mlm_substitute': top_k {top_k!r}; allowed: an integer >= 1")
     search, _ = _split(locals())
     given = {"mlm": mlm, "top_k": None if top_k == 20 else top_k, **search}
     return _attack(
@@ -224,6 +229,8 @@ def embedding_pgd(
         raise ConfigError(f"embedding_pgd: norm {norm!r}; allowed: 'l2' or 'linf'")
     if not epsilon > 0 or steps < 1:
         raise ConfigError("embedding_pgd: epsilon must be > 0 and steps >= 1")
+    if step_size is not None and not step_size > 0:
+        raise ConfigError(f"embedding_pgd: step_size {step_size!r}; allowed: a number > 0 or null")
     given = {
         "epsilon": None if epsilon == 0.05 else epsilon,
         "norm": None if norm == "l2" else norm,

@@ -10,6 +10,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from raygrid.commands._args import positive_int, seed, unit_interval
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -28,10 +30,10 @@ def register(sub: Any) -> None:
         "(default: DIR-report beside DIR; required for s3://)",
     )
     p.add_argument("--target", action="append", help="only this target (repeatable)")
-    p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (Holm)")
-    p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
-    p.add_argument("--seed", type=int, default=0, help="seed of bootstrap and permutations")
-    p.add_argument("--jobs", type=int, default=None, help="processes for the per-target analyses (default: one per CPU)")
+    p.add_argument("--alpha", type=unit_interval, default=0.05, help="family-wise error rate (Holm)")
+    p.add_argument("--bootstrap", type=positive_int, default=1000, help="bootstrap resamples")
+    p.add_argument("--seed", type=seed, default=0, help="seed of bootstrap and permutations")
+    p.add_argument("--jobs", type=positive_int, default=None, help="processes for the per-target analyses (default: one per CPU)")
     p.set_defaults(func=run)
 
 
@@ -47,8 +49,6 @@ def run(args: argparse.Namespace) -> int:
 
     from raygrid.storage import is_remote
 
-    if args.jobs is not None and args.jobs < 1:
-        raise ConfigError(f"--jobs: bad value {args.jobs}; allowed: an integer >= 1")
     if args.out is None and is_remote(args.sweep_dir):
         raise ConfigError(f"--out: required for a sweep on object storage ({args.sweep_dir}); allowed: a local folder")
     out = args.out or default_out(Path(args.sweep_dir))

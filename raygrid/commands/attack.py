@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from raygrid.commands._args import languages, positive_int
+from raygrid.commands._args import languages, positive_int, seed
 from raygrid.commands.cell import add_data_arguments, data_sources
 
 DEFAULT_ATTACKS = ("char_noise", "diacritics", "homoglyph", "invisible")
@@ -43,7 +43,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--max-examples", type=positive_int, help="examples per language (seeded subsample)")
     p.add_argument("--output", default="runs/attack", help="output directory (default: runs/attack)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--split", choices=("dev", "test"), help="split attacked (default: test where it exists)")
     p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     add_data_arguments(p)
@@ -85,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
     from raygrid.evaluate import check_languages, default_eval_split
     from raygrid.formats import EvalSettings, get_format
     from raygrid.keys import stable_key
-    from raygrid.models import is_checkpoint, load_tokenizer, load_trained
+    from raygrid.fileio import output_dir_problem
+    from raygrid.models import checkpoint_task, is_checkpoint, load_tokenizer, load_trained
     from raygrid.store import write_run
     from raygrid.tasks import get_task, load_rows
     from raygrid.tasks.types import Split
@@ -96,6 +97,10 @@ def run(args: argparse.Namespace) -> int:
     attacks = build_attacks(args.attacks or DEFAULT_ATTACKS)
     if not is_checkpoint(args.checkpoint):
         raise ConfigError(f"{args.checkpoint!r} is not a raygrid checkpoint (no raygrid.json); train one with `raygrid cell`")
+    checkpoint_task(args.checkpoint, task)
+    problem = output_dir_problem(args.output)
+    if problem is not None:
+        raise ConfigError(f"--output {args.output!r}: {problem}; allowed: a directory (created if missing)")
     sources = data_sources(args)
     import torch
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from raygrid.commands._args import add_trust_remote_code, languages, positive_float, positive_int
+from raygrid.commands._args import add_trust_remote_code, languages, non_negative_int, positive_float, positive_int, seed
 from raygrid.errors import ConfigError
 
 
@@ -51,7 +51,7 @@ def register(sub: Any) -> None:
     p.add_argument("--max-train-examples", type=positive_int, help="cap per training task (seeded subsample)")
     p.add_argument("--max-eval-examples", type=positive_int, help="cap per language and split")
     p.add_argument("--output", default="runs/cell", help="output directory (default: runs/cell)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     add_data_arguments(p)
     p.add_argument("--split", choices=("dev", "test"), help="split scored zero-shot (default: test where it exists)")
     p.add_argument("--learning-rate", type=positive_float)
@@ -59,7 +59,9 @@ def register(sub: Any) -> None:
     p.add_argument("--batch-size", type=positive_int, help="effective batch size")
     p.add_argument("--grad-accumulation-steps", type=positive_int)
     p.add_argument("--max-seq-length", type=positive_int)
-    p.add_argument("--retrieval-layer", type=int, help="retrieval targets: hidden layer to mean-pool")
+    p.add_argument(
+        "--retrieval-layer", type=non_negative_int, help="retrieval targets: hidden layer to mean-pool (0: embeddings)"
+    )
     p.add_argument("--device", help="torch device (default: cuda if available, else cpu)")
     add_trust_remote_code(p)
     p.set_defaults(func=run)

@@ -10,6 +10,8 @@ import argparse
 import sys
 from typing import Any
 
+from raygrid.commands._args import seed
+
 from raygrid.errors import ConfigError
 
 
@@ -18,7 +20,7 @@ def _rate(text: str) -> float:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 1:
+    if not 0 < value <= 1:  # also refuses nan
         raise argparse.ArgumentTypeError(f"{text!r}: allowed 0 < rate <= 1")
     return value
 
@@ -32,7 +34,7 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--attack", required=True, help="attack name (fixed families only)")
     p.add_argument("--language", required=True, help="ISO 639-1 code of the input text")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--rate", type=_rate, help="fraction of words to perturb (default 0.2, at least one word)")
     p.add_argument(
         "--param", action="append", default=[], metavar="KEY=VALUE", help="recipe parameter, e.g. operation=alter (repeatable)"
@@ -51,7 +53,7 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raygrid.attacks import ATTACK_NAMES, FIXED_ATTACK_NAMES, get_attack
+    from raygrid.attacks import ATTACK_NAMES, FIXED_ATTACK_NAMES, get_attack, parse_attack_params
     from raygrid.errors import one_of, unknown
 
     if args.attack not in ATTACK_NAMES:
@@ -60,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(
             f"attack {args.attack!r} needs a model (adaptive or white-box); raygrid perturb runs {one_of(FIXED_ATTACK_NAMES)}"
         )
-    params = parse_params(args.param)
+    params = parse_attack_params(args.attack, parse_params(args.param))
     if params.get("mode", "fixed") != "fixed":
         raise ConfigError("raygrid perturb runs fixed perturbations only; drop mode=")
     if args.rate is not None:

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from raygrid.commands._args import seed
+
 from raygrid.errors import ConfigError
 
 
@@ -17,7 +19,7 @@ def register(sub: Any) -> None:
         "bundled multilingual text; loadable with from_pretrained(OUT_DIR).",
     )
     p.add_argument("out_dir", metavar="OUT_DIR")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=seed, default=0)
     p.add_argument("--force", action="store_true", help="write into a non-empty directory")
     p.set_defaults(func=run)
 

@@ -7,7 +7,7 @@ import json
 import sys
 from typing import Any
 
-from raygrid.commands._args import positive_int
+from raygrid.commands._args import positive_int, seed
 
 
 def register(sub: Any) -> None:
@@ -27,7 +27,7 @@ def register(sub: Any) -> None:
         "on 2 CPUs). Cached: skipped when DIR holds a world of the same generator version, seed and config.",
     )
     build.add_argument("out_dir", metavar="DIR")
-    build.add_argument("--seed", type=int, default=0, help="seeds the whole world (default: 0)")
+    build.add_argument("--seed", type=seed, default=0, help="seeds the whole world (default: 0)")
     build.add_argument("--force", action="store_true", help="rebuild even if DIR holds this world")
     build.add_argument("--no-model", action="store_true", help="write the data and corpus only (no pretraining)")
     build.add_argument("--pretrain-steps", type=positive_int, help="MLM steps (default: the world's own)")

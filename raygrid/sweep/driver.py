@@ -122,8 +122,10 @@ def started_spec(sweep_dir: Location) -> SweepSpec:
     meta_path = sweep_dir / SWEEP_FILE
     try:
         meta = json.loads(meta_path.read_bytes())
-    except (OSError, json.JSONDecodeError):
+    except (OSError, ValueError):  # ValueError: bad JSON, or not UTF-8
         raise ConfigError(f"{sweep_dir}: not a sweep folder (no readable {SWEEP_FILE})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("spec"), dict):
+        raise ConfigError(f"{meta_path}: not a sweep file (no 'spec' mapping); allowed: the {SWEEP_FILE} that `raygrid run` wrote")
     return parse_spec(meta["spec"], source=str(meta_path))
 
 

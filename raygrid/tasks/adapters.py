@@ -27,6 +27,7 @@ Example:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,6 +82,17 @@ def string_list(row: Mapping[str, Any], field: str) -> list[str]:
     return list(values)
 
 
+#: An integer written in ASCII digits. ``str.isdigit`` is not enough: it is
+#: true for '²' and other Unicode digits that ``int()`` refuses, and
+#: ``lstrip("-")`` let '--1' through.
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+
+
+def is_integer_text(value: str) -> bool:
+    """Whether ``value`` (surrounding spaces allowed) is an integer ``int()`` reads."""
+    return _INTEGER.fullmatch(value.strip()) is not None
+
+
 def as_int(value: Any, field: str, allowed: str) -> int:
     """An int from an int or a digit string (csv); bools are rejected."""
     if isinstance(value, bool):
@@ -89,7 +101,7 @@ def as_int(value: Any, field: str, allowed: str) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    if isinstance(value, str) and is_integer_text(value):
         return int(value.strip())
     raise RowError(field, value, allowed)
 
@@ -126,7 +138,7 @@ def tag_ids(values: Any, names: Sequence[str], field: str, *, fallback: str | No
     for value in values:
         if isinstance(value, str) and value in index:
             out.append(index[value])
-        elif isinstance(value, str) and not value.strip().isdigit():
+        elif isinstance(value, str) and not is_integer_text(value):
             if fallback is None:
                 raise RowError(field, value, f"a tag id 0..{len(names) - 1} or one of {one_of(names)}")
             out.append(index[fallback])

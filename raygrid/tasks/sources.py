@@ -33,6 +33,8 @@ Example:
 from __future__ import annotations
 
 import csv
+import functools
+import hashlib
 import json
 import random
 from collections.abc import Iterable, Mapping
@@ -129,6 +131,52 @@ class DataSources:
                 )
             return found
         return None
+
+
+    def local_fingerprint(self, needed: Iterable[tuple[TaskSpec | str, Split | str, str]]) -> dict[str, str]:
+        """``"task/split/language" -> sha256`` of the content of each user file
+        (``files`` or ``local_dirs``) that supplies one of ``needed``.
+
+        A key of work done on local data includes this, so a file edited in
+        place (same path) is new data, never stale results. Bundled fixtures
+        (versioned with the code) and hub data are left out, so keys of work
+        on them do not change. Content, not size and mtime: an edit within
+        the clock's resolution, or a copy that keeps the mtime, is seen.
+        """
+        out: dict[str, str] = {}
+        for task, split, language in needed:
+            path = self.locate(task, split, language)
+            if path is None or _is_fixture(path):
+                continue
+            out[f"{get_task(task).name}/{parse_split(split).value}/{language}"] = file_digest(path)
+        return dict(sorted(out.items()))
+
+
+def _is_fixture(path: Path) -> bool:
+    return path.resolve().is_relative_to(FIXTURES_DIR)
+
+
+def file_digest(path: Path | str) -> str:
+    """The sha256 of a file's bytes. Hashed once per process per version of
+    the file (its path, size, mtime, ctime and inode): later calls are a stat.
+
+    Raises:
+        DataError: the file cannot be read.
+    """
+    try:
+        stat = Path(path).stat()
+        return _digest(str(Path(path).resolve()), stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read ({exc.strerror})") from None
+
+
+@functools.lru_cache(maxsize=4096)
+def _digest(path: str, size: int, mtime_ns: int, ctime_ns: int, inode: int) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _find_in(folder: Path, task: str, split: str, language: str) -> Path | None:
@@ -401,6 +449,7 @@ __all__ = [
     "FIXTURES_DIR",
     "PARQUET_EXPORT_REVISION",
     "DataSources",
+    "file_digest",
     "fixture_path",
     "load_rows",
 ]

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import asdict, dataclass
 from enum import Enum
 from typing import Any
 
 from raygrid.errors import ConfigError
+
+
+#: Upper bounds no real run reaches: a typo (``1e30`` epochs) fails at once
+#: instead of planning a run that never ends (or an OverflowError later).
+#: The spec's checks (raygrid.spec.PARAMS) use the same numbers.
+MAX_EPOCHS = 1_000
+MAX_BATCH_SIZE = 1_048_576
+MAX_EVALS_PER_EPOCH = 10_000
+#: Optuna and NumPy accept seeds in [0, 2**32).
+MAX_SEED = 2**32 - 1
 
 
 class Precision(str, Enum):
@@ -67,18 +79,27 @@ class TrainConfig:
     def __post_init__(self) -> None:
         checks: list[tuple[str, bool, str]] = [
             ("learning_rate", self.learning_rate > 0, "a number > 0"),
-            ("num_epochs", self.num_epochs > 0, "a number > 0"),
-            ("batch_size", self.batch_size >= 1, "an integer >= 1"),
-            ("grad_accumulation_steps", self.grad_accumulation_steps >= 1, "an integer >= 1"),
+            ("num_epochs", 0 < self.num_epochs <= MAX_EPOCHS, f"a number > 0 and <= {MAX_EPOCHS}"),
+            ("batch_size", 1 <= self.batch_size <= MAX_BATCH_SIZE, f"an integer >= 1 and <= {MAX_BATCH_SIZE}"),
+            (
+                "grad_accumulation_steps",
+                1 <= self.grad_accumulation_steps <= MAX_BATCH_SIZE,
+                f"an integer >= 1 and <= {MAX_BATCH_SIZE}",
+            ),
             ("warmup_ratio", 0 <= self.warmup_ratio < 1, "a number in [0, 1)"),
             ("weight_decay", self.weight_decay >= 0, "a number >= 0"),
             ("max_grad_norm", self.max_grad_norm >= 0, "a number >= 0"),
             ("max_seq_length", 8 <= self.max_seq_length <= 4096, "an integer in [8, 4096]"),
             ("doc_stride", 0 < self.doc_stride < self.max_seq_length, "an integer in (0, max_seq_length)"),
-            ("evals_per_epoch", self.evals_per_epoch >= 1, "an integer >= 1"),
+            ("evals_per_epoch", 1 <= self.evals_per_epoch <= MAX_EVALS_PER_EPOCH, f"an integer >= 1 and <= {MAX_EVALS_PER_EPOCH}"),
             ("mixing_cap", self.mixing_cap >= 1, "an integer >= 1"),
             ("eval_batch_size", self.eval_batch_size >= 1, "an integer >= 1"),
         ]
+        for name in ("learning_rate", "num_epochs", "warmup_ratio", "weight_decay", "max_grad_norm"):
+            value = getattr(self, name)
+            # numbers.Real: NumPy scalars (a sampler's values) are numbers too
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise ConfigError(f"train config field {name!r}: bad value {value!r}; allowed: a finite number")
         for name, ok, allowed in checks:
             if not ok:
                 raise ConfigError(f"train config field {name!r}: bad value {getattr(self, name)!r}; allowed: {allowed}")
