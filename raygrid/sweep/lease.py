@@ -297,7 +297,7 @@ class _LocalStore:
 
     def stale(self, seen: Seen) -> str | None:
         if seen.holder is not None and provably_gone(seen.holder):
-            return f"its process ({seen.holder.describe()}) has ended"
+            return "its process has ended (this host runs no such pid with that start time)"
         return None
 
     def renew(self, holder: Holder, version: str) -> str | None:
