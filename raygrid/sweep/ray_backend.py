@@ -53,6 +53,7 @@ from ray.tune.search import Searcher
 
 from raygrid.spec import SweepSpec
 from raygrid.storage import Location
+from raygrid.sweep import retention
 from raygrid.sweep.cluster import TRIAL_RESOURCE, autoscaler_node_groups, check_resources, start_ray, with_autoscaling
 from raygrid.sweep.driver import TUNE_DIR
 from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit, UnitKind
@@ -221,6 +222,7 @@ class CellSearcher(Searcher):
                     live_trials.setdefault(unit.cell_key, []).append(unit.trial_number)
             self._planner = Planner(self.spec, self.sweep_dir, live_trials=live_trials if self._restoring else None)
             self._planner.mark_issued(u.key for u in self.live.values() if u.kind is UnitKind.CONFIRM)
+            retention.resume(self._planner)  # the writer starts: finish deletions a kill interrupted
         return self._planner
 
     def __getstate__(self) -> dict[str, Any]:
@@ -305,6 +307,7 @@ class CellSearcher(Searcher):
             record.write(self.sweep_dir)
         self.finished_seconds.append(record.seconds)
         self.planner.complete(unit, record)
+        retention.retain(self.planner, unit.cell_key)  # checkpoints.keep: best, once the cell is done
 
 
 def find_cell_searcher(search_alg: Any) -> CellSearcher | None:
