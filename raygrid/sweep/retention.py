@@ -132,7 +132,8 @@ def decide(planner: Planner, cell: Cell) -> RetentionRecord | None:
     best_key = None if best is None else str(best.user_attrs[ATTR_UNIT])
     # Every trial of the study, orphans of a killed driver included: an
     # orphan asked again has the same unit key as its new trial.
-    keys = sorted({str(k) for t in planner.study(cell).get_trials(deepcopy=False) if (k := t.user_attrs.get(ATTR_UNIT))})
+    trials = planner.study(cell).get_trials(deepcopy=False)
+    keys = sorted({str(key) for t in trials if (key := t.user_attrs.get(ATTR_UNIT))})
     parents = _parents_in_use(planner, cell)
     doomed = [k for k in keys if k != best_key]
     return RetentionRecord(
