@@ -96,9 +96,11 @@ MIXTURE_SEPARATOR = "+"
 #: left out of :meth:`SweepSpec.fingerprint` (resume may change them, e.g. to
 #: move a sweep onto a bigger cluster) and out of every cell key.
 #: ``checkpoints`` is one of them: which checkpoints are kept once a cell is
-#: done changes the disk a sweep holds, never a trial, a selection or a result
-#: row, so a folder may resume with another policy, and every sweep folder
-#: started before the field existed keeps its fingerprint.
+#: done changes the disk a sweep holds, never a trial, a selection or a
+#: result row. So a spec that differs only there is not refused as another
+#: sweep, and every folder started before the field existed keeps its
+#: fingerprint (and resumes under the default, ``best``). As for the other
+#: runtime fields, the writer applies the value of the folder's sweep.json.
 RUNTIME_FIELDS = ("name", "storage", "resources", "max_concurrent_trials", "max_failures", "checkpoints")
 
 #: Optuna and NumPy accept seeds in [0, 2**32).
