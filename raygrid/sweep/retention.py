@@ -45,6 +45,7 @@ Example:
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 
@@ -59,6 +60,7 @@ RETENTION_DIR = "retention"
 #: (tests/sweep/test_retention.py checks that the two agree).
 CHECKPOINT_MARKER = "raygrid.json"
 _SCHEMA = 1
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,16 @@ def apply(planner: Planner, record: RetentionRecord) -> RetentionRecord:
     return done
 
 
+def _apply_or_warn(planner: Planner, record: RetentionRecord) -> RetentionRecord:
+    """:func:`apply`; a storage error (an S3 hiccup) is logged, not raised:
+    the sweep goes on, and the incomplete record is finished at the next start."""
+    try:
+        return apply(planner, record)
+    except OSError as exc:
+        _log.warning("raygrid: checkpoint retention of cell %s postponed to the next start: %s", record.cell_name, exc)
+        return record
+
+
 def retain(planner: Planner, cell_key: str) -> RetentionRecord | None:
     """The writer's hook after a unit of ``cell_key`` finished: under
     ``keep: best``, once the cell is done, delete what it no longer needs."""
@@ -197,7 +209,7 @@ def retain(planner: Planner, cell_key: str) -> RetentionRecord | None:
         return None
     existing = RetentionRecord.read(planner.sweep_dir, cell.key)
     record = existing or decide(planner, cell)
-    return None if record is None else apply(planner, record)
+    return None if record is None else _apply_or_warn(planner, record)
 
 
 def resume(planner: Planner) -> list[RetentionRecord]:
@@ -211,13 +223,13 @@ def resume(planner: Planner) -> list[RetentionRecord]:
     for key in sorted(recorded):
         record = RetentionRecord.read(sweep_dir, key)
         if record is not None and not record.complete:
-            applied.append(apply(planner, record))
+            applied.append(_apply_or_warn(planner, record))
     if planner.spec.checkpoints.keep is CheckpointKeep.BEST:
         for cell in planner.grid.cells:
             if cell.key not in recorded and _has_trials(cell):
                 record = decide(planner, cell)
                 if record is not None:
-                    applied.append(apply(planner, record))
+                    applied.append(_apply_or_warn(planner, record))
     return applied
 
 

@@ -295,3 +295,22 @@ def test_a_folder_started_before_the_field_existed_resumes(tmp_path: Path) -> No
     assert started.checkpoints == spec.checkpoints
     for policy in ("best", "all"):
         _check_same(started, _spec(tmp_path, checkpoints={"keep": policy}), sweep)  # no ConfigError
+
+
+def test_a_storage_error_postpones_the_deletions_and_the_sweep_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    planner = Planner(_spec(tmp_path), tmp_path / "s")
+    units = [planner.next_unit() for _ in range(2)]
+    _finish(planner, units[0])  # type: ignore[arg-type]
+
+    def unreachable(self: Location) -> None:
+        raise OSError("S3: connection reset")
+
+    monkeypatch.setattr(Location, "rmtree", unreachable)
+    _finish(planner, units[1])  # type: ignore[arg-type]  # no error: the writer goes on
+    record = RetentionRecord.read(planner.sweep_dir, units[0].cell_key)  # type: ignore[union-attr]
+    assert record is not None and not record.complete and len(record.delete) == 1
+    monkeypatch.undo()
+    assert [r.complete for r in retention.resume(Planner(_spec(tmp_path), tmp_path / "s"))] == [True]
+    assert _leftovers(planner.sweep_dir) == {record.best}
