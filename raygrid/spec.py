@@ -97,7 +97,13 @@ MIXTURE_SEPARATOR = "+"
 #: Fields that say where and how wide a sweep runs, not what it computes:
 #: left out of :meth:`SweepSpec.fingerprint` (resume may change them, e.g. to
 #: move a sweep onto a bigger cluster) and out of every cell key.
-RUNTIME_FIELDS = ("name", "storage", "resources", "max_concurrent_trials", "max_failures")
+#: ``checkpoints`` is one of them: which checkpoints are kept once a cell is
+#: done changes the disk a sweep holds, never a trial, a selection or a
+#: result row. So a spec that differs only there is not refused as another
+#: sweep, and every folder started before the field existed keeps its
+#: fingerprint (and resumes under the default, ``best``). As for the other
+#: runtime fields, the writer applies the value of the folder's sweep.json.
+RUNTIME_FIELDS = ("name", "storage", "resources", "max_concurrent_trials", "max_failures", "checkpoints")
 
 _MAX_SEED = MAX_SEED
 #: Limits on sizes no real sweep reaches: a typo (``1000000000000``) fails at
@@ -139,6 +145,13 @@ class PrunerType(str, Enum):
     NONE = "none"
     MEDIAN = "median"
     SUCCESSIVE_HALVING = "successive_halving"
+
+
+class CheckpointKeep(str, Enum):
+    """Which trial checkpoints a sweep keeps once their cell is done."""
+
+    BEST = "best"  # the best trial's of each cell, and every confirm run's (raygrid.sweep.retention)
+    ALL = "all"  # every trial's
 
 
 class Direction(str, Enum):
@@ -566,6 +579,22 @@ class AttackSpec(_Model):
     params: dict[str, JsonValue] = Field(default_factory=dict)
 
 
+class CheckpointsSpec(_Model):
+    """What the sweep folder keeps of its checkpoints (``checkpoints/<unit key>/``).
+
+    Attributes:
+        keep: ``best`` (default): once a cell's every trial has finished,
+            the checkpoints of its other trials (complete, pruned or failed)
+            are deleted; the best trial's (an intermediate cell's is the
+            parent of its target cells) and every confirm run's are kept.
+            ``all``: nothing is deleted. How much disk a sweep holds, not
+            what it computes: not part of the fingerprint or any key
+            (:data:`RUNTIME_FIELDS`). ``raygrid plan`` estimates both.
+    """
+
+    keep: CheckpointKeep = CheckpointKeep.BEST
+
+
 # -- the spec ------------------------------------------------------------------------
 
 
@@ -593,6 +622,7 @@ class SweepSpec(_Model):
         storage: a local directory (relative paths: to the working
             directory) or ``s3://bucket/prefix``.
         attacks: the confirm stage's attack suite (see :class:`AttackSpec`).
+        checkpoints: which checkpoints are kept (see :class:`CheckpointsSpec`).
         seed: the master seed (sampler, data order, subsamples).
     """
 
@@ -612,6 +642,7 @@ class SweepSpec(_Model):
     max_failures: int = 2
     storage: str = "runs/"
     attacks: tuple[AttackSpec, ...] = ()
+    checkpoints: CheckpointsSpec = Field(default_factory=CheckpointsSpec)
     seed: int = 0
 
     _source: str = PrivateAttr(default="<spec>")
@@ -1403,6 +1434,8 @@ __all__ = [
     "RUNTIME_FIELDS",
     "AttackSpec",
     "CategoricalDistribution",
+    "CheckpointKeep",
+    "CheckpointsSpec",
     "ConfirmSpec",
     "DataSource",
     "DataSpec",

@@ -217,6 +217,17 @@ class Location:
         if not self.remote:
             Path(self.uri).mkdir(parents=True, exist_ok=True)
 
+    def remove(self) -> None:
+        """Removes the file (no error if it is missing)."""
+        if self.remote:
+            import pyarrow.fs as pfs
+
+            fs = s3_filesystem()
+            if fs.get_file_info(self._key_path()).type == pfs.FileType.File:
+                fs.delete_file(self._key_path())
+            return
+        Path(self.uri).unlink(missing_ok=True)
+
     def rmtree(self) -> None:
         """Removes the folder and everything below it (no error if missing)."""
         if self.remote:

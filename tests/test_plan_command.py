@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from raygrid.cli import main
-from raygrid.estimate import EpochsPolicy, estimate, policy_value, resolve_throughput
+from raygrid.estimate import (
+    EpochsPolicy,
+    checkpoint_disk,
+    checkpoint_parameters,
+    estimate,
+    policy_value,
+    resolve_throughput,
+)
 from raygrid.estimate.cost import DEFAULT_MIXING_CAP, sequences_per_example
 from raygrid.estimate.sizes import DEV, ENGLISH_DEV, ENGLISH_TRAIN, TEST, english_dev, english_train, eval_size
 from raygrid.spec import IntDistribution, Stage, load_spec
@@ -127,7 +134,7 @@ def test_cli_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     payload = json.loads(capsys.readouterr().out)
     assert set(payload) == {
         "spec", "name", "model", "throughput", "gpus_per_unit", "epochs_policy", "pruner", "upper_bound",
-        "data_caps", "attacks", "stages", "cells", "totals",
+        "data_caps", "attacks", "stages", "cells", "totals", "checkpoints",
     }  # fmt: skip
     assert set(payload["stages"]) == {"intermediate", "target", "confirm"}
     assert set(payload["stages"]["target"]) == {"cells", "trials", "units", "train_tokens", "eval_tokens", "gpu_hours"}
@@ -159,3 +166,49 @@ def test_unknown_model_size_exits_2(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert main(["plan", str(spec)]) == 2
     assert "--throughput" in capsys.readouterr().err
     assert main(["plan", str(spec), "--throughput", "1000", "--json"]) == 0
+    disk = json.loads(capsys.readouterr().out)["checkpoints"]  # counts, but no bytes for a model of unknown size
+    assert disk["parameters"] is None and disk["best"]["final_bytes"] is None and disk["best"]["final_checkpoints"] > 0
+    assert main(["plan", str(spec), "--throughput", "1000"]) == 0
+
+
+# -- checkpoint disk per retention policy ---------------------------------------------------------
+
+
+def test_checkpoint_disk_by_hand(capsys: pytest.CaptureFixture[str]) -> None:
+    # robustness.yaml: 10 intermediate cells x 6 trials + 22 target cells x 6 trials = 192 trial
+    # checkpoints; 22 target cells x 5 seeds = 110 confirm runs. XLM-R large: 302M non-embedding
+    # + (250,002 + 514) x 1,024 embedding parameters (the published size is 560M), 4 bytes each.
+    spec, result = _estimate(SPECS[0])
+    disk = checkpoint_disk(spec, result.grid, concurrent_trials=8)
+    parameters = 12 * 24 * 1024**2 + (250_002 + 514) * 1024
+    assert disk.parameters == parameters and abs(parameters / 560e6 - 1) < 0.01
+    assert (disk.trial_checkpoints, disk.confirm_checkpoints) == (192, 110)
+    assert disk.all.to_json()["final_bytes"] == disk.all.to_json()["peak_bytes"] == 302 * 4 * parameters
+    best = disk.best.to_json()
+    assert best["final_checkpoints"] == 10 + 22 + 110  # each trial cell's best, every confirm run
+    assert best["peak_checkpoints"] == 142 + 8 * 5  # 8 cells in flight, each with 5 other trials' checkpoints
+    assert disk.resume_state_bytes == 8 * 8 * 4 * parameters
+    # unbounded concurrency (the spec's null): every cell in flight, capped at keep: all
+    unbounded = checkpoint_disk(spec, result.grid)
+    assert unbounded.concurrent_trials is None and unbounded.best.peak_checkpoints == 302
+    assert unbounded.resume_state_bytes is None
+
+    assert main(["plan", str(SPECS[0]), "--json", "--concurrent-trials", "8"]) == 0
+    assert json.loads(capsys.readouterr().out)["checkpoints"] == {**disk.to_json(), "policy": "best"}
+
+
+def test_evaluate_only_confirm_runs_write_no_checkpoint_and_keep_all_is_reported(tmp_path: Path) -> None:
+    spec, result = _estimate(SPECS[1])  # xstilts.yaml: BUCC and Tatoeba are evaluate-only
+    grid = result.grid
+    disk = checkpoint_disk(spec, grid)
+    trained = [c for c in grid.cells_of(Stage.CONFIRM) if not grid.by_key[c.depends_on[0]].evaluate_only]
+    assert 0 < disk.confirm_checkpoints == len(trained) < len(grid.cells_of(Stage.CONFIRM))
+    keep_all = spec.replace(checkpoints={"keep": "all"})
+    assert checkpoint_disk(keep_all, grid).to_json()["policy"] == "all"
+
+
+def test_a_local_model_is_sized_from_its_config(tmp_path: Path) -> None:
+    config = {"num_hidden_layers": 24, "hidden_size": 1024, "vocab_size": 250_002, "max_position_embeddings": 514}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    assert checkpoint_parameters(str(tmp_path)) == checkpoint_parameters("FacebookAI/xlm-roberta-large")
+    assert checkpoint_parameters(str(tmp_path / "missing")) is None

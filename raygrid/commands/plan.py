@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from raygrid.commands._args import positive_float
+from raygrid.commands._args import positive_float, positive_int
 
 
 def register(sub: Any) -> None:
@@ -38,13 +38,20 @@ def register(sub: Any) -> None:
         default="mean",
         help="cost searched epochs / lengths / evaluations at their distribution's mean (default) or upper bound",
     )
+    p.add_argument(
+        "--concurrent-trials",
+        type=positive_int,
+        metavar="N",
+        help="trials running at once, for the peak checkpoint disk under checkpoints.keep: best (default: the "
+        "spec's max_concurrent_trials; if null, every cell is counted as in flight, the worst case)",
+    )
     p.add_argument("--json", action="store_true", help="print the estimate as one JSON object")
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from raygrid.errors import ConfigError
-    from raygrid.estimate import EpochsPolicy, estimate, resolve_throughput
+    from raygrid.estimate import EpochsPolicy, checkpoint_disk, estimate, resolve_throughput
     from raygrid.spec import load_spec
 
     spec = load_spec(args.spec)
@@ -53,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise ConfigError(f"{args.spec}: model.name_or_path: {exc}") from None
     result = estimate(spec, rate, policy=EpochsPolicy(args.epochs_policy))
-    payload = {"spec": str(args.spec), **result.to_json()}
+    disk = checkpoint_disk(spec, result.grid, concurrent_trials=args.concurrent_trials)
+    payload = {"spec": str(args.spec), **result.to_json(), "checkpoints": disk.to_json()}
     if args.json:
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return 0
@@ -110,6 +118,32 @@ def _print_table(payload: dict[str, Any]) -> None:
     pruner = payload["pruner"]
     note = f"early stopping ({pruner}) will cut some trials: " if pruner != "none" else ""
     print(f"upper bound: {note}no pruning assumed, every sequence counted at max_seq_length.")
+    _print_disk(payload["checkpoints"])
     approximate = sorted({f"{c['name'].split(' -> ')[-1]}:{a}" for c in payload["cells"] for a in c["approximate_sizes"]})
     if approximate:
         print(f"sizes not in the table (task median used): {', '.join(approximate)}")
+
+
+def _gb(value: int | None) -> str:
+    return "?" if value is None else f"{value / 1e9:,.1f} GB"
+
+
+def _print_disk(disk: dict[str, Any]) -> None:
+    print()
+    size = "size unknown" if disk["parameters"] is None else f"{disk['parameters'] / 1e6:,.0f}M parameters"
+    print(
+        f"checkpoints {_gb(disk['bytes_per_checkpoint'])} each ({size}, fp32 safetensors): "
+        f"{disk['trial_checkpoints']} trial + {disk['confirm_checkpoints']} confirm"
+    )
+    concurrent = disk["concurrent_trials"]
+    running = "every cell in flight" if concurrent is None else f"{concurrent} trial(s) at once"
+    for policy in ("best", "all"):
+        figures = disk[policy]
+        mark = " (this spec)" if policy == disk["policy"] else ""
+        print(
+            f"  keep: {policy + mark:<16} final {_gb(figures['final_bytes'])} ({figures['final_checkpoints']}), "
+            f"peak ~{_gb(figures['peak_bytes'])} ({figures['peak_checkpoints']})"
+            + (f", {running}" if policy == "best" else "")
+        )
+    if disk["resume_state_bytes"] is not None:
+        print(f"  plus running trials' resume states (train/): ~{_gb(disk['resume_state_bytes'])} at most")

@@ -9,6 +9,7 @@ The sweep folder ``<storage>/<name>/`` (a local or shared folder, or
     optuna.journal    one Optuna study per cell (the source of truth for trials)
     trials/           one record per finished unit
     checkpoints/      safetensors checkpoints, one folder per unit key
+    retention/        per done cell, which checkpoints checkpoints.keep: best deleted
     results/          the results store (Parquet; see docs/results.md)
     tune/ train/      Ray Tune's experiment state; Ray Train's runs
     tensorboard/      English-dev curves per cell and unit

@@ -57,6 +57,7 @@ from ray.tune.search import Searcher
 from raygrid.errors import ConfigError
 from raygrid.spec import SweepSpec
 from raygrid.storage import Location
+from raygrid.sweep import retention
 from raygrid.sweep.cluster import TRIAL_RESOURCE, autoscaler_node_groups, check_resources, start_ray, with_autoscaling
 from raygrid.sweep.driver import TUNE_DIR
 from raygrid.sweep.plan import FINISHED, TRAIN_DIR, Planner, TrialRecord, Unit
@@ -229,6 +230,7 @@ class CellSearcher(Searcher):
         unit keys, so their Train runs resume from their last checkpoints."""
         if self._planner is None:
             self._planner = Planner(self.spec, self.sweep_dir)
+            retention.resume(self._planner)  # the writer starts: finish deletions a kill interrupted
         return self._planner
 
     # Tune pickles the searcher into tuner.pkl (its experiment state, which
@@ -310,6 +312,7 @@ class CellSearcher(Searcher):
             record.write(self.sweep_dir)
         self.finished_seconds.append(record.seconds)
         self.planner.complete(unit, record)
+        retention.retain(self.planner, unit.cell_key)  # checkpoints.keep: best, once the cell is done
 
 
 def find_cell_searcher(search_alg: Any) -> CellSearcher | None:

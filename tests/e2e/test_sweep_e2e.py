@@ -51,13 +51,20 @@ def test_demo_spec_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> None:
         (i, t, s) for i in ("none", "mnli") for t in ("xnli", "pawsx") for s in (0, 1)
     }
 
-    # each intermediate checkpoint is trained exactly once per sweep
+    # checkpoints.keep: best (the default): what is left is each trial cell's
+    # best trial and every confirm run, as the retention records say
     metas = [json.loads(p.read_text()) for p in (sweep / "checkpoints").glob("*/raygrid.json")]
-    intermediate = [m for m in metas if m["kind"] == "intermediate"]
-    assert len(intermediate) == 3 == len({m["key"] for m in intermediate})  # one per Optuna trial
-    parents = {m["parent"] for m in metas if m["kind"] in {"target", "confirm"} and "-> " in m["cell_name"]}
-    best = [m for m in intermediate if Path(str(sweep / "checkpoints" / m["key"])).as_posix() in parents]
-    assert len(best) == 1  # every mnli target trial and confirm run starts from the same best checkpoint
+    assert sorted(p.name for p in (sweep / "checkpoints").iterdir()) == sorted(m["key"] for m in metas)  # none half-deleted
+    assert sorted(m["kind"] for m in metas) == ["confirm"] * 8 + ["intermediate"] + ["target"] * 4
+    kept = [json.loads(p.read_text()) for p in (sweep / "retention").glob("*.json")]
+    assert len(kept) == 1 + 4 and all(r["complete"] for r in kept)
+    assert {m["key"] for m in metas if m["kind"] != "confirm"} == {r["best"] for r in kept}
+    intermediate = next(r for r in kept if r["cell_name"] == "mnli")
+    assert len({intermediate["best"], *intermediate["delete"]}) == 3  # trained once per Optuna trial, two deleted
+    # every mnli target trial and confirm run started from the kept best intermediate checkpoint
+    parents = {m["parent"] for m in metas if m["cell_name"].startswith("mnli -> ")}
+    assert parents == {str(sweep / "checkpoints" / intermediate["best"])}
+    assert {m["parent"] for m in metas if m["cell_name"].startswith("none -> ")} == {None}
     assert not list((sweep / "train").glob("*/checkpoint_*"))  # resume states removed once a unit is done
 
     # the confirm runs were attacked: one row set per (language, attack) where the family applies
@@ -134,6 +141,12 @@ def test_kill_9_of_the_driver_then_resume_matches_an_uninterrupted_sweep(tmp_pat
     after = records(sweep)
     for key, record in finished_before.items():
         assert after[key] == record
+    # checkpoints.keep: best across the kill: the same checkpoints as the uninterrupted sweep, the best
+    # intermediate trial and the target trial (1 each), and the confirm runs
+    # (hidden folders: a checkpoint being written when the kill came, raygrid.models.save_checkpoint's temp)
+    kept = sorted(p.name for p in (sweep / "checkpoints").iterdir() if not p.name.startswith("."))
+    assert kept == sorted(p.name for p in (tmp_path / "a" / "small" / "checkpoints").iterdir())
+    assert len(kept) == 1 + 2 + 2
 
 
 def _in_flight(sweep: Path) -> set[str]:

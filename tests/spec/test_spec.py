@@ -256,6 +256,7 @@ BAD: list[tuple[str, Any, str, str]] = [
     ("bad storage scheme", lambda d: d.update(storage="gs://bucket/x"), "storage", "s3://"),
     ("gpus without use_gpu", lambda d: d.update(resources={"gpus_per_worker": 1}), "resources.gpus_per_worker", "use_gpu"),
     ("bad enum", lambda d: d.update(sampler={"type": "cmaes"}), "sampler.type", "'tpe'"),
+    ("bad checkpoint policy", lambda d: d.update(checkpoints={"keep": "last"}), "checkpoints.keep", "'best' or 'all'"),
     ("ccg without local data", lambda d: d.update(data={"source": "hub"}, intermediates=["ccg"]), "intermediates[0]", "local_dirs"),
     ("per_task outside the grid", lambda d: d["search_space"].update(per_task={"udpos": {"num_epochs": 10}}), "search_space.per_task.udpos", "not in the grid"),
     ("per-task cap outside the grid", lambda d: d["data"].update(max_train_examples_per_task={"udpos": 10}), "data.max_train_examples_per_task.udpos", "'mnli'"),
@@ -411,6 +412,23 @@ def test_fingerprint_follows_what_is_computed() -> None:
     assert spec.replace(sampler={"seed": 0}).fingerprint() == spec.fingerprint()
     assert spec.replace(seed=1).fingerprint() != spec.fingerprint()
     assert spec.replace(n_trials={"intermediate": 2, "target": 4}).fingerprint() != spec.fingerprint()
+
+
+def test_checkpoint_policy_changes_no_fingerprint_and_no_key() -> None:
+    """``checkpoints.keep`` decides the disk a sweep holds, not what it
+    computes: a folder started before the field existed (its sweep.json has
+    no ``checkpoints``) resumes under either policy, with the same cells."""
+    from raygrid.grid import expand
+    from raygrid.spec import CheckpointKeep
+
+    started_before = parse_spec(BASE)
+    assert started_before.checkpoints.keep is CheckpointKeep.BEST  # the default
+    assert "checkpoints" not in started_before.normalised(runtime=False)
+    keep_all = parse_spec(mutated(lambda d: d.update(checkpoints={"keep": "all"})))
+    assert keep_all.checkpoints.keep is CheckpointKeep.ALL
+    assert keep_all.fingerprint() == started_before.fingerprint()
+    assert [c.key for c in expand(keep_all).cells] == [c.key for c in expand(started_before).cells]
+    assert started_before.diff(keep_all) == ['checkpoints.keep: "best" -> "all"']
 
 
 def test_diff_lists_changed_paths() -> None:
