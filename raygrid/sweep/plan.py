@@ -152,10 +152,6 @@ class Planner:
         spec: the sweep's spec.
         sweep_dir: the sweep folder (journal, records, checkpoints, results),
             local or on S3.
-        live_trials: on a restore, the Optuna trial numbers per cell that a
-            restored Tune trial will still run; every other RUNNING trial is
-            an orphan of a killed driver: it is failed, marked orphaned and
-            not counted, so its place in the cell's budget is asked again.
         read_only: a look at the sweep (``raygrid status``, ``best``): the
             journal is read once into a private in-memory copy; nothing is
             ever written to the sweep folder, and no RUNNING trial is failed
@@ -167,7 +163,6 @@ class Planner:
         spec: SweepSpec,
         sweep_dir: Location | Path | str,
         *,
-        live_trials: Mapping[str, Iterable[int]] | None = None,
         read_only: bool = False,
     ) -> None:
         from raygrid.sweep.journal import open_journal
@@ -180,7 +175,7 @@ class Planner:
         self._study_names = {s.study_name for s in self.storage.get_all_studies()}
         self._studies: dict[str, optuna.Study] = {}
         self._issued_confirm: set[str] = set()
-        self._reconcile(None if read_only else (live_trials or {}))
+        self._reconcile(writer=not read_only)
 
     # -- studies -----------------------------------------------------------------
 
@@ -203,26 +198,28 @@ class Planner:
             return []
         return [t for t in self.study(cell).get_trials(deepcopy=False) if not t.user_attrs.get(ATTR_ORPHANED)]
 
-    def _reconcile(self, live: Mapping[str, Iterable[int]] | None) -> None:
-        """After a restart: tell Optuna what trial records say finished, and
-        fail the RUNNING trials no restored Tune trial will finish.
+    def _reconcile(self, *, writer: bool) -> None:
+        """At a writer's start: tell Optuna what trial records say finished,
+        and fail the other RUNNING trials: every writer starts a fresh Tune
+        experiment, so they are orphans of a killed driver (marked orphaned
+        and not counted: their places are asked again, same parameters, same
+        unit keys, and their Train runs resume from their checkpoints).
 
-        ``live`` is ``None`` for a reader: it only tells finished trials
-        from their records (in its private copy) and fails nothing, since
-        a reader cannot know which RUNNING trials a live writer still runs."""
+        A reader only tells finished trials from their records (in its
+        private copy) and fails nothing: it cannot know which RUNNING trials
+        a live writer still runs."""
         import optuna
 
         for cell in self.grid.cells:
             if cell.n_trials == 0 or cell.key not in self._study_names:
                 continue
-            alive = () if live is None else live.get(cell.key, ())
             study = self.study(cell)
             for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
                 unit_key = trial.user_attrs.get(ATTR_UNIT)
                 record = TrialRecord.read(self.sweep_dir, unit_key) if unit_key else None
                 if record is not None:
                     self._tell(study, trial.number, record)
-                elif live is not None and trial.number not in alive:
+                elif writer:
                     self.storage.set_trial_user_attr(trial._trial_id, ATTR_ORPHANED, True)
                     study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 

@@ -97,13 +97,6 @@ def test_orphaned_running_trial_is_asked_again_with_the_same_params(tmp_path: Pa
     again = Planner(_spec(tmp_path), tmp_path / "s").next_unit()
     assert isinstance(again, Unit) and again.params == unit.params and again.key == unit.key
     assert again.trial_number != unit.trial_number
-    # ... unless a restored Tune trial still runs it
-    planner = Planner(_spec(tmp_path), tmp_path / "t")
-    unit = planner.next_unit()
-    assert isinstance(unit, Unit)
-    restored = Planner(_spec(tmp_path), tmp_path / "t", live_trials={unit.cell_key: [unit.trial_number]})
-    nxt = restored.next_unit()
-    assert isinstance(nxt, Unit) and nxt.key != unit.key
 
 
 def test_an_orphan_asked_again_keeps_its_reported_values_for_the_pruner(tmp_path: Path) -> None:
