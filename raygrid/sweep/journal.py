@@ -18,20 +18,33 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raygrid.faults import fault_point
 from raygrid.storage import Location, working_copy
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
 
+def _file_backend(path: Path) -> Any:
+    """Optuna's JournalFileBackend, with the fault tests' point before each append."""
+    from optuna.storages.journal import JournalFileBackend
+
+    class FileBackend(JournalFileBackend):
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            fault_point("journal.append")
+            super().append_logs(logs)
+
+    return FileBackend(str(path))
+
+
 def _mirrored_backend(local: Path, remote: Location, *, upload: bool) -> Any:
-    from optuna.storages.journal import BaseJournalBackend, JournalFileBackend
+    from optuna.storages.journal import BaseJournalBackend
 
     class MirroredJournalBackend(BaseJournalBackend):
         """A journal file here, its whole content uploaded after each append."""
 
         def __init__(self) -> None:
-            self._file = JournalFileBackend(str(local))
+            self._file = _file_backend(local)
 
         def read_logs(self, log_number_from: int) -> Any:
             return self._file.read_logs(log_number_from)
@@ -67,12 +80,11 @@ def open_journal(where: Location, *, read_only: bool = False) -> optuna.storages
             opened as they are.
     """
     import optuna
-    from optuna.storages.journal import JournalFileBackend
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if not where.remote:
         where.parent.mkdir()
-        return optuna.storages.JournalStorage(JournalFileBackend(str(where.local)))
+        return optuna.storages.JournalStorage(_file_backend(where.local))
     local = working_copy(where)
     if read_only:
         local = local.with_name(f"{local.name}.view")  # replaced whole: concurrent looks read a complete file

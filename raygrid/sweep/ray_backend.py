@@ -51,6 +51,7 @@ from ray import tune
 from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
+from raygrid.faults import fault_point
 from raygrid.spec import SweepSpec
 from raygrid.storage import Location
 from raygrid.sweep.cluster import TRIAL_RESOURCE, autoscaler_node_groups, check_resources, start_ray, with_autoscaling
@@ -175,6 +176,7 @@ def _trial(config: dict[str, Any]) -> None:
 
 
 def remove_train_run(sweep_dir: Location, key: str) -> None:
+    fault_point("checkpoint.delete")
     (Location.of(sweep_dir) / TRAIN_DIR / key).rmtree()
 
 
