@@ -32,10 +32,10 @@ demo: $(STAMP)
 	$(VENV)/bin/raygrid world build $(WORLD)
 	$(VENV)/bin/raygrid run search_spaces/demo.yaml
 	$(VENV)/bin/raygrid status $(DEMO_DIR)
-	$(VENV)/bin/raygrid analyze $(DEMO_DIR) --out $(DEMO_DIR)/report
+	$(VENV)/bin/raygrid analyze $(DEMO_DIR) --out $(DEMO_DIR)-report
 	$(VENV)/bin/raygrid best $(DEMO_DIR) --target pawsx
 	$(VENV)/bin/raygrid best $(DEMO_DIR) --target xnli
-	@echo "report: $(DEMO_DIR)/report"
+	@echo "report: $(DEMO_DIR)-report"
 
 test: $(STAMP)
 	$(PY) -m pytest -q

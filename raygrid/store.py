@@ -137,13 +137,12 @@ def read_rows(results_dir: Where, *, run_keys: Iterable[str] | None = None) -> l
 # when it was built, ``task`` and ``language`` as columns). It is a cache:
 # written atomically like everything else, ignored by the hive dataset
 # (``_``-prefixed), never trusted for a run whose manifest is gone, topped up
-# by reading the files of runs finished since it was built, and rebuilt when
-# those are many. A read-only store is read without it.
+# by reading the files of runs finished since it was built. Only the writer
+# builds it (:func:`refresh_index`, at the end of a sweep): a query never
+# writes to the store it reads (tests/sweep/test_readonly.py).
 # --------------------------------------------------------------------------
 
 INDEX_DIR = "_index"
-#: Rebuild a target's index when more than this many row files are newer than it.
-INDEX_REBUILD_FILES = 32
 #: The columns of a result row, in order (partition columns included).
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
 
@@ -223,15 +222,6 @@ def _target_table(root: Location, target: str, done: set[str], *, use_index: boo
     else:
         have = set()
     missing = [item for key, items in files.items() if key not in have for item in items]
-    if use_index and len(missing) > INDEX_REBUILD_FILES:
-        table = _read_files(target, [item for items in files.values() for item in items])
-        try:
-            sink = pa.BufferOutputStream()
-            pq.write_table(table, sink, row_group_size=64_000)
-            index_path.write_bytes(sink.getvalue().to_pybytes())
-        except OSError:  # a read-only copy of a sweep: query without the cache
-            pass
-        return table
     extra = _read_files(target, missing)
     if extra is not None and indexed is not None:
         extra = extra.select([c for c in indexed.column_names if c in extra.column_names])

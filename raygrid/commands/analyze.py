@@ -22,13 +22,23 @@ def register(sub: Any) -> None:
         ),
     )
     p.add_argument("sweep_dir", metavar="DIR", help="a sweep directory (spec.yaml + results/), local or s3://")
-    p.add_argument("--out", type=Path, help="output folder (default: DIR/report; required for s3://)")
+    p.add_argument(
+        "--out", type=Path,
+        help="output folder, outside the sweep folder: reading a sweep never writes to it "
+        "(default: DIR-report beside DIR; required for s3://)",
+    )
     p.add_argument("--target", action="append", help="only this target (repeatable)")
     p.add_argument("--alpha", type=float, default=0.05, help="family-wise error rate (Holm)")
     p.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples")
     p.add_argument("--seed", type=int, default=0, help="seed of bootstrap and permutations")
     p.add_argument("--jobs", type=int, default=None, help="processes for the per-target analyses (default: one per CPU)")
     p.set_defaults(func=run)
+
+
+def default_out(sweep_dir: Path) -> Path:
+    """``runs/demo`` -> ``runs/demo-report``: beside the sweep, never in it."""
+    resolved = sweep_dir.resolve()
+    return resolved.with_name(f"{resolved.name}-report")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -41,7 +51,13 @@ def run(args: argparse.Namespace) -> int:
         raise ConfigError(f"--jobs: bad value {args.jobs}; allowed: an integer >= 1")
     if args.out is None and is_remote(args.sweep_dir):
         raise ConfigError(f"--out: required for a sweep on object storage ({args.sweep_dir}); allowed: a local folder")
-    out = args.out or Path(args.sweep_dir) / "report"
+    out = args.out or default_out(Path(args.sweep_dir))
+    inside = Path(args.sweep_dir).resolve()
+    if not is_remote(args.sweep_dir) and (out.resolve() == inside or inside in out.resolve().parents):
+        raise ConfigError(
+            f"--out: {str(out)!r} is inside the sweep folder {args.sweep_dir}; allowed: a folder outside it "
+            "(reading a sweep never writes to it), e.g. the default DIR-report"
+        )
     report = analyze(
         args.sweep_dir, out, targets=args.target, alpha=args.alpha, n_boot=args.bootstrap, seed=args.seed,
         jobs=args.jobs,

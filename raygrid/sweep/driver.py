@@ -235,24 +235,6 @@ def sweep_status(sweep_dir: Location | Path | str) -> dict[str, Any]:
     spec = started_spec(sweep_dir)
     if not (sweep_dir / JOURNAL).is_file():
         raise ConfigError(f"{sweep_dir}: the sweep has not started any trial yet (no {JOURNAL})")
-    # A read-only look: the planner must not fail RUNNING trials of a live sweep.
-    planner = Planner(spec, sweep_dir, live_trials=_all_running, read_only=True)
-    return planner.progress()
-
-
-class _AllRunning(dict):  # type: ignore[type-arg]
-    """``live_trials`` that treats every RUNNING trial as alive."""
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        return _Everything()
-
-
-class _Everything:
-    def __contains__(self, item: object) -> bool:
-        return True
-
-    def __iter__(self) -> Any:
-        return iter(())
-
-
-_all_running = _AllRunning()
+    # A read-only look: a private in-memory copy of the journal; nothing is
+    # written to the folder and no RUNNING trial is failed (tests/sweep/test_readonly.py).
+    return Planner(spec, sweep_dir, read_only=True).progress()

@@ -155,8 +155,10 @@ class Planner:
             restored Tune trial will still run; every other RUNNING trial is
             an orphan of a killed driver: it is failed, marked orphaned and
             not counted, so its place in the cell's budget is asked again.
-        read_only: a look at the sweep (``raygrid status``): an S3 journal
-            is read from a private copy and never uploaded.
+        read_only: a look at the sweep (``raygrid status``, ``best``): the
+            journal is read once into a private in-memory copy; nothing is
+            ever written to the sweep folder, and no RUNNING trial is failed
+            (a reader cannot know whether a writer still runs it).
     """
 
     def __init__(
@@ -172,10 +174,12 @@ class Planner:
         self.spec = spec
         self.grid: Grid = expand(spec)
         self.sweep_dir = Location.of(sweep_dir)
+        self.read_only = read_only
         self.storage = open_journal(self.sweep_dir / JOURNAL, read_only=read_only)
+        self._study_names = {s.study_name for s in self.storage.get_all_studies()}
         self._studies: dict[str, optuna.Study] = {}
         self._issued_confirm: set[str] = set()
-        self._reconcile(live_trials or {})
+        self._reconcile(None if read_only else (live_trials or {}))
 
     # -- studies -----------------------------------------------------------------
 
@@ -184,35 +188,41 @@ class Planner:
 
         if cell.key not in self._studies:
             direction = "maximize" if self.spec.direction is Direction.MAXIMIZE else "minimize"
-            self._studies[cell.key] = optuna.create_study(
-                study_name=cell.key,
-                storage=self.storage,
-                direction=direction,
-                pruner=self.spec.early_stopping.build(),
-                load_if_exists=True,
-            )
+            pruner = self.spec.early_stopping.build()
+            if cell.key in self._study_names:  # loading appends nothing to the journal
+                study = optuna.load_study(study_name=cell.key, storage=self.storage, pruner=pruner)
+            else:
+                study = optuna.create_study(study_name=cell.key, storage=self.storage, direction=direction, pruner=pruner)
+                self._study_names.add(cell.key)
+            self._studies[cell.key] = study
         return self._studies[cell.key]
 
     def _trials(self, cell: Cell) -> list[optuna.trial.FrozenTrial]:
+        if cell.key not in self._study_names:  # nothing asked yet (a reader must not create the study)
+            return []
         return [t for t in self.study(cell).get_trials(deepcopy=False) if not t.user_attrs.get(ATTR_ORPHANED)]
 
-    def _reconcile(self, live: Mapping[str, Iterable[int]]) -> None:
+    def _reconcile(self, live: Mapping[str, Iterable[int]] | None) -> None:
         """After a restart: tell Optuna what trial records say finished, and
-        fail the RUNNING trials no restored Tune trial will finish."""
+        fail the RUNNING trials no restored Tune trial will finish.
+
+        ``live`` is ``None`` for a reader: it only tells finished trials
+        from their records (in its private copy) and fails nothing, since
+        a reader cannot know which RUNNING trials a live writer still runs."""
         import optuna
 
         for cell in self.grid.cells:
-            if cell.n_trials == 0:
+            if cell.n_trials == 0 or cell.key not in self._study_names:
                 continue
-            alive = live.get(cell.key, ())
+            alive = () if live is None else live.get(cell.key, ())
             study = self.study(cell)
             for trial in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
                 unit_key = trial.user_attrs.get(ATTR_UNIT)
                 record = TrialRecord.read(self.sweep_dir, unit_key) if unit_key else None
                 if record is not None:
                     self._tell(study, trial.number, record)
-                elif trial.number not in alive:
-                    study._storage.set_trial_user_attr(trial._trial_id, ATTR_ORPHANED, True)
+                elif live is not None and trial.number not in alive:
+                    self.storage.set_trial_user_attr(trial._trial_id, ATTR_ORPHANED, True)
                     study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
     # -- the state of a cell ---------------------------------------------------------
@@ -277,11 +287,16 @@ class Planner:
         """Nothing is left to run: every cell is done or blocked."""
         return all(self.cell_done(cell) or self.blocked(cell) for cell in self.grid.cells)
 
+    def _writer_only(self, what: str) -> None:
+        if self.read_only:
+            raise RuntimeError(f"Planner.{what}: a read-only planner (a look at the sweep) changes nothing")
+
     # -- handing out work ---------------------------------------------------------------
 
     def next_unit(self) -> Unit | None | _Finished:
         """The next unit to run; ``None`` when everything left waits for
         running work; :data:`FINISHED` when nothing is left at all."""
+        self._writer_only("next_unit")
         waiting = False
         for cell in self.grid.cells:
             if self.cell_done(cell) or self.blocked(cell):
@@ -362,13 +377,12 @@ class Planner:
         (the cell's Optuna pruner compares it with that cell's trials only)."""
         import optuna
 
+        self._writer_only("report")
         if unit.kind is not UnitKind.TRIAL or unit.trial_number is None:
             return False
         cell = self.grid.by_key[unit.cell_key]
         study = self.study(cell)
-        frozen = study._storage.get_trial(study._storage.get_trial_id_from_study_id_trial_number(
-            study._study_id, unit.trial_number
-        ))
+        frozen = study.get_trials(deepcopy=False)[unit.trial_number]
         if frozen.state is not optuna.trial.TrialState.RUNNING or not math.isfinite(value):
             return False
         trial = optuna.trial.Trial(study, frozen._trial_id)
@@ -378,6 +392,7 @@ class Planner:
 
     def complete(self, unit: Unit, record: TrialRecord) -> None:
         """Records a unit's outcome; a second outcome for it is ignored."""
+        self._writer_only("complete")
         if unit.kind is UnitKind.CONFIRM:
             self._issued_confirm.discard(unit.key)
             return

@@ -54,14 +54,21 @@ def start(*args: str, cwd: Path, log: Path) -> subprocess.Popen[bytes]:
     )  # fmt: skip
 
 
-def ray_session_pids(since: float) -> list[int]:
-    """Ray processes of the sessions started after ``since``.
+def ray_session_pids(since: float, owner: int | None = None) -> list[int]:
+    """Ray processes of the sessions started after ``since`` (by process
+    ``owner`` only, when given: Ray ends a session folder's name with the pid
+    of the process that started it).
 
     A session's start is read from its folder's name (Ray names it with the
     local start time), not the folder's mtime: an older session that is still
     running (another sweep on the machine) keeps touching its folder and
-    must not be killed."""
-    names = {os.path.basename(p) for p in glob.glob("/tmp/ray/session_2*") if _session_start(p) >= since - 1}
+    must not be killed; nor must a session another test, or another person,
+    started meanwhile (give ``owner``)."""
+    names = {
+        os.path.basename(p)
+        for p in glob.glob("/tmp/ray/session_2*")
+        if _session_start(p) >= since - 1 and (owner is None or p.endswith(f"_{owner}"))
+    }
     pids = []
     for cmdline in glob.glob("/proc/[0-9]*/cmdline"):
         try:

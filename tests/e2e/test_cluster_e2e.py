@@ -21,15 +21,17 @@ pytestmark = pytest.mark.e2e
 def _run(scenario: str, tiny_model_dir: Path, out: Path) -> dict[str, Any]:
     since = time.time()
     script = Path(__file__).with_name("cluster_sweep.py")
+    process = subprocess.Popen(
+        [sys.executable, str(script), scenario, str(tiny_model_dir), str(out)],
+        env=env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
     try:
-        done = subprocess.run(
-            [sys.executable, str(script), scenario, str(tiny_model_dir), str(out)],
-            env=env(), capture_output=True, text=True, timeout=1200,
-        )  # fmt: skip
+        stdout, stderr = process.communicate(timeout=1200)
     finally:
-        kill_all(ray_session_pids(since))
-    assert done.returncode == 0, done.stderr[-4000:]
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+        process.kill()
+        kill_all(ray_session_pids(since, owner=process.pid))
+    assert process.returncode == 0, stderr[-4000:]
+    report = json.loads(stdout.strip().splitlines()[-1])
     assert "removed" in report["events"] and "added" in report["events"], "the cluster never changed"
     assert report["progress"]["done"] == report["progress"]["total"]
     assert report["progress"]["failures"] == 0

@@ -88,7 +88,7 @@ def test_a_sweep_on_s3_killed_then_resumed(tmp_path: Path, tiny_model_dir: Path,
         driver.send_signal(signal.SIGKILL)
         driver.wait()
         time.sleep(2)
-        kill_all(ray_session_pids(since))
+        kill_all(ray_session_pids(since, owner=driver.pid))
         before = _records(sweep)
         assert len(before) >= 2
         from ray import tune

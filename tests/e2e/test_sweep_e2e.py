@@ -116,7 +116,7 @@ def test_kill_9_of_the_driver_then_resume_matches_an_uninterrupted_sweep(tmp_pat
     driver.send_signal(signal.SIGKILL)
     driver.wait()
     time.sleep(2)
-    kill_all(ray_session_pids(since))  # helpers a killed driver leaves behind (DESIGN.md)
+    kill_all(ray_session_pids(since, owner=driver.pid))  # helpers a killed driver leaves behind (DESIGN.md)
     finished_before = records(sweep)
 
     resumed = raygrid("resume", str(sweep), "--quiet", "--segment-trials", "2", cwd=tmp_path)
