@@ -68,7 +68,9 @@ def draw_point(rng: random.Random, index: int, seed: int, counted: dict[str, int
     return {"kind": kind, "faults": str(fault), "kill_after_s": None}
 
 
-def run_point(root: Path, model: Path, index: int, point: dict[str, Any], storage: str, ref: Outcome) -> dict[str, Any]:
+def run_point(
+    root: Path, model: Path, index: int, point: dict[str, Any], storage: str, ref: Outcome, timeout_s: float
+) -> dict[str, Any]:
     where = root / f"{storage}-p{index:02d}"
     where.mkdir()
     base = f"s3://{BUCKET}/p{index:02d}" if storage == "s3" else str(where / "runs")
@@ -76,8 +78,11 @@ def run_point(root: Path, model: Path, index: int, point: dict[str, Any], storag
     spec.write_text(spec_text(model, base))
     sweep = f"{base}/{SWEEP_NAME}"
     runs = run_until_finished(spec, sweep, cwd=where, logs=where / "driver.log", faults=point["faults"],
-                              fault_dir=where / "hits", kill_after_s=point["kill_after_s"])  # fmt: skip
-    diffs = outcome(sweep, where / "scratch").differences(ref) if runs.finished else ["did not finish"]
+                              fault_dir=where / "hits", kill_after_s=point["kill_after_s"], timeout_s=timeout_s)  # fmt: skip
+    if runs.finished:
+        diffs = outcome(sweep, where / "scratch").differences(ref)
+    else:
+        diffs = [f"did not finish{f' in {timeout_s:.0f} s' if runs.timed_out else ''} (exit codes {runs.exit_codes})"]
     return {
         "index": index,
         **point,
@@ -98,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, help="working folder (default: a temporary one, removed); "
                         "a reference sweep finished there before is reused")
     parser.add_argument("--json", type=Path, help="write the table here")
+    parser.add_argument("--timeout-s", type=float, default=3000.0, help="per point (a loaded 2-core machine is slow)")
     args = parser.parse_args(argv)
 
     from raygrid.testing.tiny import build_tiny_model
@@ -116,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         table = []
         with _storage(args.storage, root):
             for i, point in enumerate(points):
-                row = run_point(root, model, i, point, args.storage, ref)
+                row = run_point(root, model, i, point, args.storage, ref, args.timeout_s)
                 table.append(row)
                 print(line(row), flush=True)
     print(summary(table, args))

@@ -143,6 +143,7 @@ class Runs:
     exit_codes: list[int] = field(default_factory=list)  # of run, then each resume
     fired: list[str] = field(default_factory=list)  # the faults that fired
     timer_killed: bool = False  # the time-based kill landed (the first run was still going)
+    timed_out: bool = False  # killed at timeout_s, unfinished
     seconds: float = 0.0
     leftovers_killed: int = 0  # Ray processes the kills left behind
 
@@ -231,13 +232,19 @@ def run_until_finished(
     runs = Runs()
     started = time.time()
     fault_dir.mkdir(parents=True, exist_ok=True)
-    for attempt in range(max_runs):
+    from raygrid.storage import Location
+    from raygrid.sweep.driver import SWEEP_FILE
+
+    begun = Location.of(sweep) / SWEEP_FILE  # written once the checks passed, before any trial
+    start_failures = 0
+    while len(runs.exit_codes) < max_runs:
         marker = uuid.uuid4().hex
-        args = ["run", str(spec)] if attempt == 0 else ["resume", sweep]
+        first = not runs.exit_codes
+        args = ["run", str(spec)] if first else ["resume", sweep]
         args += ["--quiet", "--segment-trials", SEGMENT_TRIALS]
         process = _start(args, cwd=cwd, env=_env(env, faults, fault_dir, marker), log=logs)
         timer = None
-        if attempt == 0 and kill_after_s is not None:
+        if first and kill_after_s is not None:
             def kill_group(pid: int = process.pid) -> None:
                 if process.poll() is None:
                     runs.timer_killed = True
@@ -250,11 +257,18 @@ def run_until_finished(
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             code = process.wait()
+            runs.timed_out = True
         finally:
             if timer is not None:
                 timer.cancel()
-        runs.exit_codes.append(code)
         runs.leftovers_killed += kill_marked(marker)
+        if first and code != 0 and not begun.exists() and not runs.timer_killed and start_failures < 3:
+            # Ray's start can fail on a machine under heavy load (its raylet
+            # has 30 s to register): the sweep never began; start it again.
+            start_failures += 1
+            time.sleep(5.0)
+            continue
+        runs.exit_codes.append(code)
         if code == 0 or time.time() - started > timeout_s:
             break
     runs.fired = fired(fault_dir) if fault_dir.is_dir() else []
