@@ -52,6 +52,7 @@ JOURNAL = "optuna.journal"
 TRIALS_DIR = "trials"
 CHECKPOINTS_DIR = "checkpoints"
 RESULTS_DIR = "results"
+TRAIN_DIR = "train"  # <sweep>/train/<unit key>: a unit's Ray Train run while it is in flight
 
 ATTR_UNIT = "raygrid_unit"
 ATTR_CHECKPOINT = "raygrid_checkpoint"
@@ -416,6 +417,13 @@ class Planner:
         """Confirm units a restored Tune trial is still running."""
         self._issued_confirm.update(keys)
 
+    def _confirm_in_flight(self, cell: Cell, done: bool) -> bool:
+        """A confirm run handed out and not finished: the writer knows; a
+        reader sees its Train run's folder (removed when the unit ends)."""
+        if cell.key in self._issued_confirm:
+            return True
+        return self.read_only and cell.stage is Stage.CONFIRM and not done and (self.sweep_dir / TRAIN_DIR / cell.key).is_dir()
+
     # -- summaries -----------------------------------------------------------------------------
 
     def progress(self) -> dict[str, Any]:
@@ -443,7 +451,7 @@ class Planner:
                     best_params=None if best is None else dict(best.params),
                 )
             done, blocked = self.cell_done(cell), self.blocked(cell)
-            running = entry.get("running", 0) > 0 or cell.key in self._issued_confirm
+            running = entry.get("running", 0) > 0 or self._confirm_in_flight(cell, done)
             entry["status"] = (
                 "blocked" if blocked else "done" if done else "running" if running else "pending"
             )
@@ -456,7 +464,8 @@ class Planner:
             "pending": statuses.count("pending"),
             "blocked": statuses.count("blocked"),
             "total": len(cells),
-            "trials_running": sum(c.get("running", 0) for c in cells) + len(self._issued_confirm),
+            "trials_running": sum(c.get("running", 0) for c in cells)
+            + sum(c["stage"] == Stage.CONFIRM.value and c["status"] == "running" for c in cells),
             "trials_finished": sum(c.get("complete", 0) + c.get("pruned", 0) + c.get("failed", 0) for c in cells),
             "failures": sum(c.get("failed", 0) for c in cells),
         }

@@ -56,10 +56,9 @@ from raygrid.spec import SweepSpec
 from raygrid.storage import Location
 from raygrid.sweep.cluster import TRIAL_RESOURCE, autoscaler_node_groups, check_resources, start_ray, with_autoscaling
 from raygrid.sweep.driver import TUNE_DIR
-from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit, UnitKind
+from raygrid.sweep.plan import FINISHED, TRAIN_DIR, Planner, TrialRecord, Unit, UnitKind
 from raygrid.sweep.segments import default_segment_trials
 
-TRAIN_DIR = "train"  # <sweep>/train/<unit key>: Train runs and their checkpoints
 SPEC_FILE = "spec.yaml"
 OBJECTIVE = "objective"
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sweep_helpers import raygrid, records, start
+from sweep_helpers import kill_all, ray_session_pids, raygrid, records, start
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -64,19 +64,25 @@ def test_status_best_and_analyze_during_a_sweep_with_two_trials_at_once_change_n
     spec = tmp_path / "s.yaml"
     spec.write_text(SPEC.format(model=tiny_model_dir, storage=tmp_path / "runs"))
     sweep = tmp_path / "runs" / "observed"
+    since = time.time()
     driver = start("run", str(spec), "--quiet", cwd=tmp_path, log=tmp_path / "driver.log")
-    looks, most_running, deadline = 0, 0, time.time() + 900
-    while driver.poll() is None:
-        assert time.time() < deadline, (tmp_path / "driver.log").read_text()[-3000:]
-        status = raygrid("status", str(sweep), "--json", cwd=tmp_path, timeout=120)
-        if status.returncode == 0:
-            progress = json.loads(status.stdout)
-            assert progress["failures"] == 0, progress  # a look never fails a running trial
-            most_running = max(most_running, progress["trials_running"])
-            looks += 1
-        raygrid("best", str(sweep), "--target", "xnli", "--json", cwd=tmp_path, timeout=120)
-        raygrid("analyze", str(sweep), "--bootstrap", "20", "--jobs", "1", "--out", str(tmp_path / "report"),
-                cwd=tmp_path, timeout=300)  # fmt: skip
+    looks, most_running, deadline = 0, 0, time.time() + 1200
+    try:
+        while driver.poll() is None:
+            assert time.time() < deadline, (tmp_path / "driver.log").read_text()[-3000:]
+            status = raygrid("status", str(sweep), "--json", cwd=tmp_path, timeout=120)
+            if status.returncode == 0:
+                progress = json.loads(status.stdout)
+                assert progress["failures"] == 0, progress  # a look never fails a running trial
+                most_running = max(most_running, progress["trials_running"])
+                looks += 1
+            raygrid("best", str(sweep), "--target", "xnli", "--json", cwd=tmp_path, timeout=120)
+            raygrid("analyze", str(sweep), "--bootstrap", "20", "--jobs", "1", "--out", str(tmp_path / "report"),
+                    cwd=tmp_path, timeout=300)  # fmt: skip
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            kill_all(ray_session_pids(since, owner=driver.pid))
     assert driver.returncode == 0, (tmp_path / "driver.log").read_text()[-3000:]
     assert looks >= 3 and most_running >= 1, (looks, most_running)
 

@@ -175,3 +175,11 @@ def test_best_and_analyze_write_nothing_to_the_sweep(tmp_path: Path, capsys: pyt
     assert main(["analyze", str(sweep), "--out", str(sweep / "report")]) == 2
     assert "inside the sweep folder" in capsys.readouterr().err
     assert snapshot(sweep) == before
+
+
+def test_a_reader_sees_a_confirm_run_in_flight_by_its_train_folder(tmp_path: Path) -> None:
+    sweep, writer, _ = _started_sweep(tmp_path)
+    confirm = writer.grid.cells_of("confirm")[0]
+    (sweep / "train" / confirm.key).mkdir(parents=True)  # its Ray Train run has started
+    cells = {c["key"]: c for c in Planner(_spec(tmp_path), sweep, read_only=True).progress()["cells"]}
+    assert cells[confirm.key]["status"] == "running"
