@@ -262,11 +262,12 @@ def run_until_finished(
             if timer is not None:
                 timer.cancel()
         runs.leftovers_killed += kill_marked(marker)
-        if first and code != 0 and not begun.exists() and not runs.timer_killed and start_failures < 3:
-            # Ray's start can fail on a machine under heavy load (its raylet
-            # has 30 s to register): the sweep never began; start it again.
+        if first and code != 0 and not begun.exists() and not runs.timer_killed and start_failures < 5:
+            # Ray's start fails on a machine under heavy load (its raylet
+            # waits 30 s for the metrics agent, then aborts; seen here at a
+            # load average of 100): the sweep never began; start it again.
             start_failures += 1
-            time.sleep(5.0)
+            time.sleep(20.0)
             continue
         runs.exit_codes.append(code)
         if code == 0 or time.time() - started > timeout_s:
