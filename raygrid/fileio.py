@@ -6,6 +6,8 @@ import os
 import tempfile
 from pathlib import Path
 
+from raygrid.faults import at_write
+
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Writes ``data`` to a temporary sibling, fsyncs it, renames it over ``path``."""
@@ -16,6 +18,7 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        at_write(path)  # the fault tests' kill between the complete temporary file and the rename
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from raygrid.errors import ModelError
+from raygrid.faults import fault_point
 from raygrid.formats.base import HeadKind
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -393,6 +394,7 @@ def save_checkpoint(
             inner.save_pretrained(tmp)  # type: ignore[operator]
         tokenizer.save_pretrained(tmp)
         (tmp / CHECKPOINT_META).write_text(json.dumps(dict(meta), indent=2, sort_keys=True) + "\n")
+        fault_point("checkpoint.write")
         os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

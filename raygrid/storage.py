@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from raygrid.faults import at_write
 from raygrid.fileio import atomic_write_bytes
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -206,6 +207,7 @@ class Location:
             # the object appears when its upload completes: never half of it
             with s3_filesystem().open_output_stream(self._key_path()) as handle:
                 handle.write(data)
+                at_write(self.uri)  # the fault tests' kill before the upload completes
             return
         atomic_write_bytes(Path(self.uri), data)
 

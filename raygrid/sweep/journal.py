@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from raygrid.errors import DataError
+from raygrid.faults import fault_point
 from raygrid.storage import Location, working_copy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -152,14 +153,26 @@ def _snapshot_backend(records: list[dict[str, Any]]) -> Any:
     return SnapshotBackend()
 
 
+def _file_backend(path: Path) -> Any:
+    """Optuna's JournalFileBackend, with the fault tests' point before each append."""
+    from optuna.storages.journal import JournalFileBackend
+
+    class FileBackend(JournalFileBackend):
+        def append_logs(self, logs: list[dict[str, Any]]) -> None:
+            fault_point("journal.append")
+            super().append_logs(logs)
+
+    return FileBackend(str(path))
+
+
 def _mirrored_backend(local: Path, remote: Location) -> Any:
-    from optuna.storages.journal import BaseJournalBackend, JournalFileBackend
+    from optuna.storages.journal import BaseJournalBackend
 
     class MirroredJournalBackend(BaseJournalBackend):
         """A journal file here, its whole content uploaded after each append."""
 
         def __init__(self) -> None:
-            self._file = JournalFileBackend(str(local))
+            self._file = _file_backend(local)
 
         def read_logs(self, log_number_from: int) -> Any:
             return self._file.read_logs(log_number_from)
@@ -208,12 +221,10 @@ def open_journal(where: Location, *, read_only: bool = False) -> optuna.storages
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     if read_only:
         return optuna.storages.JournalStorage(_snapshot_backend(read_snapshot(where)))
-    from optuna.storages.journal import JournalFileBackend
-
     if not where.remote:
         where.parent.mkdir()
         repair(where.local)
-        return optuna.storages.JournalStorage(JournalFileBackend(str(where.local)))
+        return optuna.storages.JournalStorage(_file_backend(where.local))
     local = working_copy(where)
     _fetch(where, local)
     if repair(local):

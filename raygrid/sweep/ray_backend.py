@@ -55,6 +55,7 @@ from ray.tune.schedulers import FIFOScheduler, TrialScheduler
 from ray.tune.search import Searcher
 
 from raygrid.errors import ConfigError
+from raygrid.faults import fault_point
 from raygrid.spec import SweepSpec
 from raygrid.storage import Location
 from raygrid.sweep import retention
@@ -182,6 +183,7 @@ def _trial(config: dict[str, Any]) -> None:
 
 
 def remove_train_run(sweep_dir: Location, key: str) -> None:
+    fault_point("checkpoint.delete")
     (Location.of(sweep_dir) / TRAIN_DIR / key).rmtree()
 
 

@@ -49,6 +49,7 @@ import logging
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 
+from raygrid.faults import fault_point
 from raygrid.grid import Cell, Stage
 from raygrid.spec import CheckpointKeep
 from raygrid.storage import Location
@@ -115,6 +116,7 @@ def delete_checkpoint(where: Location) -> None:
     """Deletes a checkpoint folder, its marker first: a reader never takes
     what is left after a kill for a complete checkpoint. Idempotent."""
     (where / CHECKPOINT_MARKER).remove()
+    fault_point("retention.delete")
     where.rmtree()
 
 

@@ -45,6 +45,7 @@ from pathlib import Path
 from typing import Any
 
 from raygrid.errors import ConfigError, RaygridError
+from raygrid.faults import fault_point
 from raygrid.storage import Location
 from raygrid.sweep import lease
 from raygrid.sweep.driver import started_spec
@@ -118,6 +119,7 @@ def run_segments(
             )
         # The experiment is over and every unit of it recorded: the next
         # segment starts a new one (and removes this one's state first).
+        fault_point("segment.change")
         idle = 0 if report.issued else idle + 1
         if idle >= 2:  # never expected: a planner with work left that hands out nothing
             raise SweepProcessError(f"{sweep_dir}: two segments in a row handed out no unit, yet the sweep is not finished")

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import torch
 from torch import nn
 
+from raygrid.faults import fault_point
 from raygrid.formats import EncodeSettings, EvalSettings, get_format
 from raygrid.models import MultiTaskModel, unwrap
 from raygrid.tasks.types import TaskSpec
@@ -389,6 +390,7 @@ def train_phase(
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         step += 1
+        fault_point("train.step")
         if step % eval_every and step != total_steps:
             continue
         wrapped.eval()

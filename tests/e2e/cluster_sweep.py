@@ -7,7 +7,8 @@ Scenarios:
                 resumes from its checkpoint.
     three-node  a head + two worker nodes, a small grid (6 units, two trials at
                 a time); one worker node is removed while trials run and
-                another added: the sweep finishes with nothing lost.
+                another added: the sweep finishes with nothing lost; then the
+                same spec runs again, undisturbed, for the comparison.
 
 Usage: python cluster_sweep.py SCENARIO MODEL_DIR OUT_DIR  -> prints one JSON line
 """
@@ -156,6 +157,14 @@ def main(scenario: str, model: str, out: str) -> None:
     from raygrid.store import read_rows
 
     rows = [r for r in read_rows(sweep / "results") if r["stage"] == "confirm"]
+    differences = None
+    if scenario == "three-node":
+        # The same spec again on the cluster, now left alone: the sweep that
+        # lost a node must end with the same trials, records and rows, values included.
+        from raygrid.testing.faultrun import outcome
+
+        reference = run_sweep(spec.replace(storage=str(Path(out) / "reference")), address=cluster.address, quiet=True)
+        differences = outcome(sweep, Path(out) / "scratch").differences(outcome(str(reference.sweep_dir), Path(out) / "scratch"))
     print(
         json.dumps(
             {
@@ -164,6 +173,7 @@ def main(scenario: str, model: str, out: str) -> None:
                 "records": list(after.values()),
                 "finished_before_removal": {k: v for k, v in before.items() if v["status"] == "complete"},
                 "confirm_rows": sorted({(r["intermediate"], r["language"], r["split"], r["metric"]) for r in rows}),
+                "differences_from_an_undisturbed_sweep": differences,
             }
         )
     )

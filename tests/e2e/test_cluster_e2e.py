@@ -64,3 +64,5 @@ def test_three_node_cluster_loses_and_gains_a_node_mid_sweep(tmp_path: Path, tin
     # every confirm run's results are there: both intermediates, both languages, clean test rows
     got = {(i, lang) for i, lang, split, _ in report["confirm_rows"] if split == "test"}
     assert got == {(i, lang) for i in ("none", "mnli") for lang in ("de", "ru")}
+    # and with the same values as the same spec run again on the cluster left alone: trials, records, rows
+    assert report["differences_from_an_undisturbed_sweep"] == []
