@@ -17,7 +17,7 @@ import json
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -235,8 +235,9 @@ def run_unit(
     existing = TrialRecord.read(ctx.sweep_dir, unit.key)
     if existing is not None and existing.status == "complete":
         return existing
-    if unit.kind is UnitKind.CONFIRM and is_done(ctx.sweep_dir / RESULTS_DIR, unit.key):
-        return TrialRecord(unit.key, "complete", None)
+    done = _record_of_done_run(ctx, placement.rank)
+    if done is not None:
+        return done
     started = time.perf_counter()
     if unit.kind is UnitKind.CONFIRM and ctx.cell.evaluate_only:
         return _evaluate_encoder(ctx, placement, started)
@@ -283,8 +284,39 @@ def run_unit(
     rows = _dev_rows(ctx, result, fields)
     if unit.kind is UnitKind.CONFIRM:
         rows += _zero_shot_rows(ctx, model, tokenizer, placement, fields, config.max_seq_length)
-    write_run(ctx.sweep_dir / RESULTS_DIR, unit.key, rows, meta={"cell": ctx.cell.name, "params": unit.params})
+    meta = {"cell": ctx.cell.name, "params": unit.params, RECORD_META: asdict(record)}
+    write_run(ctx.sweep_dir / RESULTS_DIR, unit.key, rows, meta=meta)
     record.write(ctx.sweep_dir)
+    return record
+
+
+#: The manifest's copy of the unit's trial record: a driver killed between a
+#: run's rows (the manifest is their last file) and its record (next) must not
+#: make the resumed sweep redo the unit, nor record it as failed.
+RECORD_META = "trial_record"
+
+
+def _record_of_done_run(ctx: UnitContext, rank: int) -> TrialRecord | None:
+    """The record of a unit whose rows are all written but whose record is
+    not (a kill in between): rebuilt from the manifest and written (rank 0),
+    so the resumed sweep records what the uninterrupted one did. ``None``:
+    the unit's rows are not done, or a manifest from before the record
+    travelled with it (a trial unit then runs again; a confirm run counts
+    as complete, as it always did)."""
+    from raygrid.store import RUNS_DIR
+
+    results = Location.of(ctx.sweep_dir) / RESULTS_DIR
+    if not is_done(results, ctx.unit.key):
+        return None
+    meta = json.loads((results / RUNS_DIR / f"{ctx.unit.key}.json").read_bytes()).get("meta", {})
+    if RECORD_META in meta:
+        record = TrialRecord(**meta[RECORD_META])
+    elif ctx.unit.kind is UnitKind.CONFIRM:
+        record = TrialRecord(ctx.unit.key, "complete", None)
+    else:
+        return None
+    if rank == 0:
+        record.write(ctx.sweep_dir)
     return record
 
 
@@ -411,7 +443,7 @@ def _evaluate_encoder(ctx: UnitContext, placement: Placement, started: float) ->
         seed=spec.seed,
     )
     rows = to_rows(results, run_key=unit.key, task=task.name, **_row_fields(ctx, source, None))
-    write_run(ctx.sweep_dir / RESULTS_DIR, unit.key, rows, meta={"cell": cell.name})
     record.seconds = time.perf_counter() - started
+    write_run(ctx.sweep_dir / RESULTS_DIR, unit.key, rows, meta={"cell": cell.name, RECORD_META: asdict(record)})
     record.write(ctx.sweep_dir)
     return record

@@ -67,6 +67,16 @@ def test_units_in_process_write_checkpoints_records_and_rows(tiny_model_dir: Pat
     # run again: nothing is retrained (records say complete)
     again = run_unit(UnitContext(spec, sweep, ran[0][1], planner.grid.by_key[ran[0][1].cell_key]), Placement())
     assert again.status == "complete" and again.key == ran[0][1].key
+    # a kill between a unit's rows and its record: the resumed unit rebuilds the very
+    # record from the rows' manifest, and neither retrains nor counts as failed
+    for stage, unit in (ran[0], next(r for r in ran if r[0] is Stage.CONFIRM)):
+        record_file = sweep / "trials" / f"{unit.key}.json"
+        written = record_file.read_bytes()
+        record_file.unlink()
+        rows_before = sorted(p.stat().st_mtime_ns for p in (sweep / "results").rglob(f"{unit.key}.parquet"))
+        rebuilt = run_unit(UnitContext(spec, sweep, unit, planner.grid.by_key[unit.cell_key]), Placement())
+        assert rebuilt.status == "complete" and record_file.read_bytes() == written, stage
+        assert sorted(p.stat().st_mtime_ns for p in (sweep / "results").rglob(f"{unit.key}.parquet")) == rows_before
 
 
 def test_per_task_training_caps_reach_each_phase(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
