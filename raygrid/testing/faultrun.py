@@ -22,6 +22,7 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,12 +79,13 @@ class Outcome:
     trials: frozenset[tuple[Any, ...]]  # (cell, unit key, params, state, value) of each finished Optuna trial
     records: frozenset[tuple[Any, ...]]  # (unit key, status, objective, metrics) of each trial record
     rows: frozenset[tuple[Any, ...]]  # (run key, task, language, split, attack, metric, value) of each result row
+    checkpoints: frozenset[str] = frozenset()  # the complete checkpoints left (checkpoints.keep), by unit key
     resumed_from_steps: dict[str, list[int]] = field(default_factory=dict, compare=False)
 
     def differences(self, reference: Outcome) -> list[str]:
         """One line per part that differs from ``reference`` ([] when equal)."""
         out = []
-        for part in ("trials", "records", "rows"):
+        for part in ("trials", "records", "rows", "checkpoints"):
             mine, theirs = getattr(self, part), getattr(reference, part)
             if mine != theirs:
                 missing, extra = sorted(theirs - mine), sorted(mine - theirs)
@@ -130,7 +132,12 @@ def outcome(sweep: str | Path, scratch: Path) -> Outcome:
         (r["run_key"], r["task"], r["language"], r["split"], r["attack"], r["metric"], _round(r["value"]))
         for r in read_rows(where / RESULTS_DIR)
     }
-    return Outcome(frozenset(trials), frozenset(records), frozenset(rows), resumed)
+    from raygrid.sweep.plan import CHECKPOINTS_DIR
+    from raygrid.sweep.retention import CHECKPOINT_MARKER
+
+    kept = where / CHECKPOINTS_DIR
+    checkpoints = {n for n in kept.names() if not n.startswith(".") and (kept / n / CHECKPOINT_MARKER).is_file()}
+    return Outcome(frozenset(trials), frozenset(records), frozenset(rows), frozenset(checkpoints), resumed)
 
 
 # -- running a sweep until it finishes, with faults ---------------------------------------------------------------
@@ -222,13 +229,17 @@ def run_until_finished(
     max_runs: int = 5,
     env: dict[str, str] | None = None,
     timeout_s: float = 1500,
+    while_running: Callable[[subprocess.Popen[bytes]], None] | None = None,
+    before_resume: Callable[[], None] | None = None,
 ) -> Runs:
     """``raygrid run`` then ``raygrid resume`` until the sweep finishes.
 
     Every run has ``faults`` armed (their hits counted sweep-wide across
     runs, each fires once); ``kill_after_s`` kills the first run's process
     group after that many seconds. After a run that did not finish, the Ray
-    processes it left are killed before the next."""
+    processes it left are killed before the next. ``while_running`` is
+    called over and over while a run goes on (a test that looks at the live
+    sweep), ``before_resume`` before each ``raygrid resume``."""
     runs = Runs()
     started = time.time()
     fault_dir.mkdir(parents=True, exist_ok=True)
@@ -242,6 +253,8 @@ def run_until_finished(
         first = not runs.exit_codes
         args = ["run", str(spec)] if first else ["resume", sweep]
         args += ["--quiet", "--segment-trials", SEGMENT_TRIALS]
+        if not first and before_resume is not None:
+            before_resume()
         process = _start(args, cwd=cwd, env=_env(env, faults, fault_dir, marker), log=logs)
         timer = None
         if first and kill_after_s is not None:
@@ -253,6 +266,9 @@ def run_until_finished(
             timer = threading.Timer(kill_after_s, kill_group)
             timer.start()
         try:
+            while while_running is not None and process.poll() is None and time.time() - started < timeout_s:
+                while_running(process)
+                time.sleep(0.5)
             code = process.wait(timeout=max(1.0, timeout_s - (time.time() - started)))
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
