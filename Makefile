@@ -38,7 +38,7 @@ demo: $(STAMP)
 	@echo "report: $(DEMO_DIR)-report"
 
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=15
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not e2e"
