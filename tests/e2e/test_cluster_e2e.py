@@ -1,7 +1,11 @@
-"""Multi-node Ray clusters on 127.0.0.1 whose membership changes mid-sweep:
-a node removed in the middle of a trial (the trial resumes from its
-checkpoint), and a three-node cluster that loses one node and gains another
-while a grid runs (the sweep finishes with nothing lost)."""
+"""A multi-node Ray cluster on 127.0.0.1 whose membership changes mid-sweep:
+three nodes, one lost in the middle of a trial (which resumes from its
+checkpoint) and another gained while the grid runs; the sweep finishes with
+nothing lost, with the same values as the same spec on the cluster left
+alone. (The two-node scenario of tests/e2e/cluster_sweep.py, one node
+removed mid-trial, is the same claim on a smaller cluster: run it by hand,
+``python tests/e2e/cluster_sweep.py two-node MODEL OUT``; CI's time goes to
+the three-node one.)"""
 
 from __future__ import annotations
 
@@ -36,16 +40,6 @@ def _run(scenario: str, tiny_model_dir: Path, out: Path) -> dict[str, Any]:
     assert report["progress"]["done"] == report["progress"]["total"]
     assert report["progress"]["failures"] == 0
     return report
-
-
-def test_worker_node_removed_mid_trial_resumes_from_checkpoint(tmp_path: Path, tiny_model_dir: Path) -> None:
-    report = _run("two-node", tiny_model_dir, tmp_path / "runs")
-    trial = next(r for r in report["records"] if r["objective"] is not None)
-    assert trial["status"] == "complete"
-    # after the node loss it resumed from a checkpoint in the middle of its
-    # 60 epochs x 3 steps (the node went at step 30 or later), not from scratch
-    first_resume = trial["resumed_from_steps"][0]
-    assert 0 < first_resume < 180
 
 
 def test_three_node_cluster_loses_and_gains_a_node_mid_sweep(tmp_path: Path, tiny_model_dir: Path) -> None:

@@ -63,7 +63,8 @@ class Looker:
         if self.looks % 3 == 1:
             raygrid("analyze", str(self.sweep), "--bootstrap", "20", "--jobs", "1", "--out",
                     str(self.root / "report"), cwd=self.root, timeout=300)  # fmt: skip
-        if self.second_writer is None and (self.sweep / "writer.lease").is_file() and process.poll() is None:
+        started = (self.sweep / "writer.lease").is_file() and (self.sweep / "sweep.json").is_file()
+        if self.second_writer is None and started and process.poll() is None:
             self.driver_pid = process.pid
             self.second_writer = raygrid("resume", str(self.sweep), "--quiet", cwd=self.root, timeout=600)
 
