@@ -54,6 +54,11 @@ CHECKPOINTS_DIR = "checkpoints"
 RESULTS_DIR = "results"
 TRAIN_DIR = "train"  # <sweep>/train/<unit key>: a unit's Ray Train run while it is in flight
 
+#: The manifest's copy of a unit's trial record (``results/_runs/<key>.json``,
+#: ``meta``): a driver killed between a run's rows (the manifest is their last
+#: file) and its record must not leave the unit redone, failed or unrecorded.
+RECORD_META = "trial_record"
+
 ATTR_UNIT = "raygrid_unit"
 ATTR_CHECKPOINT = "raygrid_checkpoint"
 ATTR_ORPHANED = "raygrid_orphaned"
@@ -119,6 +124,19 @@ class TrialRecord:
     def write(self, sweep_dir: Location | Path | str) -> None:
         path = Location.of(sweep_dir) / TRIALS_DIR / f"{self.key}.json"
         path.write_bytes((json.dumps(asdict(self), indent=2, sort_keys=True) + "\n").encode())
+
+    @classmethod
+    def from_results(cls, sweep_dir: Location | Path | str, key: str) -> TrialRecord | None:
+        """The record a run's rows carry in their manifest (:data:`RECORD_META`):
+        ``None`` when the rows are not done or came from before the record
+        travelled with them."""
+        from raygrid.store import RUNS_DIR
+
+        results = Location.of(sweep_dir) / RESULTS_DIR
+        if not is_done(results, key):
+            return None
+        meta = json.loads((results / RUNS_DIR / f"{key}.json").read_bytes()).get("meta", {})
+        return cls(**meta[RECORD_META]) if RECORD_META in meta else None
 
     @classmethod
     def read(cls, sweep_dir: Location | Path | str, key: str) -> TrialRecord | None:
@@ -211,6 +229,10 @@ class Planner:
         import optuna
 
         for cell in self.grid.cells:
+            if writer and cell.stage is Stage.CONFIRM and TrialRecord.read(self.sweep_dir, cell.key) is None:
+                record = TrialRecord.from_results(self.sweep_dir, cell.key)  # done: its rows are; killed before its record
+                if record is not None:
+                    record.write(self.sweep_dir)
             if cell.n_trials == 0 or cell.key not in self._study_names:
                 continue
             study = self.study(cell)

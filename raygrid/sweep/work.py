@@ -26,7 +26,7 @@ from raygrid.grid import Cell, Stage
 from raygrid.spec import SweepSpec
 from raygrid.storage import Location, local_copy, staged_dir, working_copy
 from raygrid.store import ResultRow, is_done, write_run
-from raygrid.sweep.plan import CHECKPOINTS_DIR, RESULTS_DIR, TRIALS_DIR, TrialRecord, Unit, UnitKind
+from raygrid.sweep.plan import CHECKPOINTS_DIR, RECORD_META, RESULTS_DIR, TRIALS_DIR, TrialRecord, Unit, UnitKind
 from raygrid.tasks.types import Split
 
 #: ``<sweep>/cache/tokens``: training features, tokenised once per sweep
@@ -290,31 +290,18 @@ def run_unit(
     return record
 
 
-#: The manifest's copy of the unit's trial record: a driver killed between a
-#: run's rows (the manifest is their last file) and its record (next) must not
-#: make the resumed sweep redo the unit, nor record it as failed.
-RECORD_META = "trial_record"
-
-
 def _record_of_done_run(ctx: UnitContext, rank: int) -> TrialRecord | None:
     """The record of a unit whose rows are all written but whose record is
-    not (a kill in between): rebuilt from the manifest and written (rank 0),
-    so the resumed sweep records what the uninterrupted one did. ``None``:
-    the unit's rows are not done, or a manifest from before the record
-    travelled with it (a trial unit then runs again; a confirm run counts
-    as complete, as it always did)."""
-    from raygrid.store import RUNS_DIR
-
-    results = Location.of(ctx.sweep_dir) / RESULTS_DIR
-    if not is_done(results, ctx.unit.key):
-        return None
-    meta = json.loads((results / RUNS_DIR / f"{ctx.unit.key}.json").read_bytes()).get("meta", {})
-    if RECORD_META in meta:
-        record = TrialRecord(**meta[RECORD_META])
-    elif ctx.unit.kind is UnitKind.CONFIRM:
+    not (a kill in between): rebuilt from the rows' manifest and written
+    (rank 0), so the resumed sweep records what the uninterrupted one did.
+    ``None``: the unit's rows are not done, or a manifest from before the
+    record travelled with it (a trial unit then runs again; a confirm run
+    counts as complete, as it always did)."""
+    record = TrialRecord.from_results(ctx.sweep_dir, ctx.unit.key)
+    if record is None:
+        if ctx.unit.kind is not UnitKind.CONFIRM or not is_done(Location.of(ctx.sweep_dir) / RESULTS_DIR, ctx.unit.key):
+            return None
         record = TrialRecord(ctx.unit.key, "complete", None)
-    else:
-        return None
     if rank == 0:
         record.write(ctx.sweep_dir)
     return record

@@ -77,6 +77,11 @@ def test_units_in_process_write_checkpoints_records_and_rows(tiny_model_dir: Pat
         rebuilt = run_unit(UnitContext(spec, sweep, unit, planner.grid.by_key[unit.cell_key]), Placement())
         assert rebuilt.status == "complete" and record_file.read_bytes() == written, stage
         assert sorted(p.stat().st_mtime_ns for p in (sweep / "results").rglob(f"{unit.key}.parquet")) == rows_before
+        # a confirm cell whose rows are done is never handed out again: the writer's start writes its record
+        if stage is Stage.CONFIRM:
+            record_file.unlink()
+            Planner(spec, sweep)
+            assert record_file.read_bytes() == written
 
 
 def test_per_task_training_caps_reach_each_phase(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
