@@ -240,6 +240,10 @@ class _Store(Protocol):
         """Removes the lease if it is still ``version``; whether it did."""
 
 
+#: A takeover guard older than this was left by a taker killed mid-takeover (a takeover takes milliseconds).
+TAKEOVER_GUARD_STALE_S = 30.0
+
+
 class _LocalStore:
     """The lease file in a local or shared folder."""
 
@@ -293,7 +297,27 @@ class _LocalStore:
             aside.unlink(missing_ok=True)
 
     def replace(self, holder: Holder, seen: Seen) -> str | None:
-        return self.create(holder) if self._take_aside(seen) else None
+        # One taker at a time moves the stale file aside and creates its own:
+        # without this guard a second taker could move the first one's fresh
+        # lease aside while a third created one in the gap (two winners).
+        guard = self.path.with_name(f".{LEASE_FILE}.takeover")
+        try:
+            fd = os.open(guard, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+        except FileExistsError:
+            try:
+                if time.time() - guard.stat().st_mtime > TAKEOVER_GUARD_STALE_S:  # a taker killed mid-takeover
+                    guard.unlink(missing_ok=True)
+            except FileNotFoundError:
+                pass
+            return None
+        try:
+            current = self.read()
+            if current is None or current.version != seen.version:
+                return None
+            return self.create(holder) if self._take_aside(seen) else None
+        finally:
+            os.close(fd)
+            guard.unlink(missing_ok=True)
 
     def stale(self, seen: Seen) -> str | None:
         if seen.holder is not None and provably_gone(seen.holder):
