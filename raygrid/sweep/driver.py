@@ -252,6 +252,10 @@ def resume_sweep(
     started = started_spec(sweep_dir)
     current = read_spec_file(sweep_dir / SPEC_FILE)
     _check_same(started, current, sweep_dir)
+    # The folder given is the one resumed, wherever the spec says it was
+    # started (a sweep copied or moved elsewhere, an S3 sweep downloaded):
+    # storage and name are runtime fields, outside the fingerprint and keys.
+    started = started.model_copy(update={"storage": str(sweep_dir.parent), "name": sweep_dir.name})
     return run_sweep(started, address=address, resume=True, quiet=quiet, segment_trials=segment_trials,
                      trust_remote_code=trust_remote_code, force_unlock=force_unlock)  # fmt: skip
 
