@@ -49,7 +49,7 @@ def test_demo_spec_end_to_end(tmp_path: Path, tiny_model_dir: Path) -> None:
     assert len(kept) == 1 + 4 and all(r["complete"] for r in kept)
     assert {m["key"] for m in metas if m["kind"] != "confirm"} == {r["best"] for r in kept}
     intermediate = next(r for r in kept if r["cell_name"] == "mnli")
-    assert len({intermediate["best"], *intermediate["delete"]}) == 3  # trained once per Optuna trial, two deleted
+    assert len({intermediate["best"], *intermediate["delete"]}) == 2  # trained once per Optuna trial, one deleted
     # every mnli target trial and confirm run started from the kept best intermediate checkpoint
     parents = {m["parent"] for m in metas if m["cell_name"].startswith("mnli -> ")}
     assert parents == {str(sweep / "checkpoints" / intermediate["best"])}

@@ -116,7 +116,7 @@ def test_machinery_spec_is_the_small_default_of_the_e2e_tests() -> None:
         assert space.learning_rate == FloatDistribution(low=1e-4, high=3e-3, log=True)
         assert space.num_epochs == IntDistribution(low=1, high=3)
         assert space.fixed() == {"batch_size": 16, "max_seq_length": 64}
-    assert (spec.n_trials.intermediate, spec.n_trials.target) == (3, 3)
+    assert (spec.n_trials.intermediate, spec.n_trials.target) == (2, 2)
     assert spec.confirm.seeds == (0, 1)
     assert spec.resources.num_workers == 1 and spec.resources.cpus_per_worker == 1
     assert spec.storage == "runs/" and spec.sweep_uri == "runs/demo"
