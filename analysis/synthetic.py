@@ -161,16 +161,17 @@ def trial_rows(target: str = "xnli", intermediates: Sequence[str] = INTERMEDIATE
 def write_sweep_dir(path: Path | str, rows: pd.DataFrame, *, spec_text: str | None = None) -> Path:
     """Writes ``rows`` as a sweep directory (``spec.yaml`` + ``results/``) through
     :func:`raygrid.store.write_run`, one run per ``run_key``, exactly as a sweep does."""
+    from raygrid.layout import RESULTS_DIR, SPEC_FILE
     from raygrid.store import ResultRow, write_run
 
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
-    (root / "spec.yaml").write_text(spec_text or "# synthetic sweep written by analysis.synthetic\nname: synthetic\n")
+    (root / SPEC_FILE).write_text(spec_text or "# synthetic sweep written by analysis.synthetic\nname: synthetic\n")
     fields = list(ResultRow.__dataclass_fields__)
     frame = rows[fields]
     for run_key, group in frame.groupby("run_key", sort=True):
         records = [ResultRow(**rec) for rec in _records(group)]
-        write_run(root / "results", str(run_key), records, meta={"synthetic": True})
+        write_run(root / RESULTS_DIR, str(run_key), records, meta={"synthetic": True})
     return root
 
 

@@ -32,6 +32,7 @@ from raygrid.errors import ConfigError, one_of
 from raygrid.evaluate import LanguageResult, check_languages, evaluate_languages, to_rows
 from raygrid.fileio import output_dir_problem
 from raygrid.keys import stable_key
+from raygrid.layout import CHECKPOINTS_DIR, RESULTS_DIR
 from raygrid.store import is_done, read_rows, write_run
 from raygrid.tasks.types import Role, Split, TaskSpec
 from raygrid.train.config import TrainConfig
@@ -375,7 +376,7 @@ def run_cell(
                 "schema": SCHEMA_VERSION,
             }
         )
-        inter_ckpt = out / "checkpoints" / key
+        inter_ckpt = out / CHECKPOINTS_DIR / key
         if inter_ckpt.is_dir():
             reused.append(str(inter_ckpt))
             log(f"intermediate {spec.intermediate}: reusing {inter_ckpt}")
@@ -417,7 +418,7 @@ def run_cell(
                 "schema": SCHEMA_VERSION,
             }
         )
-        target_ckpt = out / "checkpoints" / key
+        target_ckpt = out / CHECKPOINTS_DIR / key
         from raygrid.formats import get_format
 
         head = get_format(target.format).head
@@ -473,7 +474,7 @@ def run_cell(
             "schema": SCHEMA_VERSION,
         }
     )
-    results_dir = out / "results"
+    results_dir = out / RESULTS_DIR
     if is_done(results_dir, run_key):
         log(f"evaluation: reusing results of run {run_key}")
         rows = read_rows(results_dir, run_keys=[run_key])

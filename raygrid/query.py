@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from raygrid.errors import ConfigError, DataError, unknown
+from raygrid.layout import RESULTS_DIR, SPEC_FILE
 from raygrid.storage import Location
 
 #: Metrics the sweep writes for every (language, attack) of a confirm run.
@@ -115,10 +116,10 @@ def results_dir(sweep_dir: Path | str) -> Path | Location:
             raise DataError(f"cannot read the sweep directory {root.uri!r}: {problem}")
     if not root.is_dir():
         raise DataError(f"not a sweep directory: {str(root)!r} does not exist")
-    missing = [name for name in ("spec.yaml", "results") if not (root / name).exists()]
+    missing = [name for name in (SPEC_FILE, RESULTS_DIR) if not (root / name).exists()]
     if missing:
         raise DataError(f"not a sweep directory: {str(root)!r} has no {' or '.join(missing)}")
-    return root / "results" if root.remote else root.local / "results"
+    return root / RESULTS_DIR if root.remote else root.local / RESULTS_DIR
 
 
 def primary_metric(target: str) -> str | None:

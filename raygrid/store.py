@@ -27,11 +27,11 @@ from typing import Any
 
 from raygrid import SCHEMA_VERSION
 from raygrid.errors import DataError
+from raygrid.layout import INDEX_DIR, RUNS_DIR
 from raygrid.storage import Location
 
 Where = Location | Path | str
 
-RUNS_DIR = "_runs"
 
 
 @dataclass(frozen=True)
@@ -188,7 +188,6 @@ def read_rows(results_dir: Where, *, run_keys: Iterable[str] | None = None) -> l
 # writes to the store it reads (tests/sweep/test_readonly.py).
 # --------------------------------------------------------------------------
 
-INDEX_DIR = "_index"
 #: The columns of a result row, in order (partition columns included).
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ResultRow))
 

@@ -87,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
     from raygrid.keys import stable_key
     from raygrid.fileio import output_dir_problem
     from raygrid.models import checkpoint_task, is_checkpoint, load_tokenizer, load_trained
+    from raygrid.layout import RESULTS_DIR
     from raygrid.store import write_run
     from raygrid.tasks import get_task, load_rows
     from raygrid.tasks.types import Split
@@ -145,7 +146,7 @@ def run(args: argparse.Namespace) -> int:
         rows_out.extend(
             to_result_rows([r], run_key=run_key, split=split.value, stage="attack", checkpoint=str(args.checkpoint), seed=args.seed)
         )
-    write_run(out / "results", run_key, rows_out, meta={"checkpoint": str(args.checkpoint), "task": task.name})
+    write_run(out / RESULTS_DIR, run_key, rows_out, meta={"checkpoint": str(args.checkpoint), "task": task.name})
     print(f"{task.name} under attack  (checkpoint {args.checkpoint}, run {run_key})")
     print(format_table([r for _, r in results]))
     print(f"results: {out / 'results'}; samples: {out / 'samples'}")

@@ -31,9 +31,7 @@ from raygrid.errors import ConfigError
 from raygrid.spec import SweepSpec, check_storage, load_spec, parse_spec, parse_spec_text
 from raygrid.storage import Location, storage_problem
 
-SPEC_FILE = "spec.yaml"
-SWEEP_FILE = "sweep.json"
-TUNE_DIR = "tune"  # Ray Tune's experiment state (one experiment at a time: raygrid.sweep.segments)
+from raygrid.layout import RESULTS_DIR, SPEC_FILE, SWEEP_FILE, TUNE_DIR
 
 
 def resolve_paths(spec: SweepSpec) -> SweepSpec:
@@ -210,7 +208,7 @@ def run_sweep(
                 segment_trials=segment_trials, trial_function=trial_function, trust_remote_code=trust_remote_code,
             )  # fmt: skip
         progress = sweep_status(sweep_dir)
-        if (sweep_dir / "results").is_dir():
+        if (sweep_dir / RESULTS_DIR).is_dir():
             from raygrid.store import refresh_index
 
             refresh_index(sweep_dir / "results")  # the first `raygrid best` is then as fast as the next

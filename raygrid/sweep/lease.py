@@ -76,9 +76,9 @@ from typing import Any, Protocol
 
 from raygrid import __version__
 from raygrid.errors import RaygridError
+from raygrid.layout import LEASE_FILE
 from raygrid.storage import Location, s3_client
 
-LEASE_FILE = "writer.lease"
 #: Seconds an S3 lease stays valid after its last renewal; renewed every third of it.
 S3_TTL_S = 60.0
 #: Seconds between a local holder's checks that its lease file is still its own.

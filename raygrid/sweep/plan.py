@@ -48,11 +48,7 @@ from raygrid.store import is_done
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
 
-JOURNAL = "optuna.journal"
-TRIALS_DIR = "trials"
-CHECKPOINTS_DIR = "checkpoints"
-RESULTS_DIR = "results"
-TRAIN_DIR = "train"  # <sweep>/train/<unit key>: a unit's Ray Train run while it is in flight
+from raygrid.layout import CHECKPOINTS_DIR, JOURNAL, RESULTS_DIR, RUNS_DIR, TRAIN_DIR, TRIALS_DIR
 
 #: The manifest's copy of a unit's trial record (``results/_runs/<key>.json``,
 #: ``meta``): a driver killed between a run's rows (the manifest is their last
@@ -130,7 +126,6 @@ class TrialRecord:
         """The record a run's rows carry in their manifest (:data:`RECORD_META`):
         ``None`` when the rows are not done or came from before the record
         travelled with them."""
-        from raygrid.store import RUNS_DIR
 
         results = Location.of(sweep_dir) / RESULTS_DIR
         if not is_done(results, key):

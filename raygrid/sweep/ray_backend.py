@@ -56,15 +56,14 @@ from ray.tune.search import Searcher
 
 from raygrid.errors import ConfigError
 from raygrid.faults import fault_point
+from raygrid.layout import SPEC_FILE, TRAIN_DIR, TUNE_DIR
 from raygrid.spec import SweepSpec
 from raygrid.storage import Location
 from raygrid.sweep import retention
 from raygrid.sweep.cluster import TRIAL_RESOURCE, autoscaler_node_groups, check_resources, start_ray, with_autoscaling
-from raygrid.sweep.driver import TUNE_DIR
-from raygrid.sweep.plan import FINISHED, TRAIN_DIR, Planner, TrialRecord, Unit
+from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit
 from raygrid.sweep.segments import default_segment_trials
 
-SPEC_FILE = "spec.yaml"
 OBJECTIVE = "objective"
 
 

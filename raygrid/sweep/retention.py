@@ -53,13 +53,9 @@ from raygrid.faults import fault_point
 from raygrid.grid import Cell, Stage
 from raygrid.spec import CheckpointKeep
 from raygrid.storage import Location
-from raygrid.sweep.plan import ATTR_UNIT, CHECKPOINTS_DIR, Planner
+from raygrid.layout import CHECKPOINT_MARKER, CHECKPOINTS_DIR, RETENTION_DIR
+from raygrid.sweep.plan import ATTR_UNIT, Planner
 
-RETENTION_DIR = "retention"
-#: The marker of a complete checkpoint: raygrid.models.CHECKPOINT_META, named
-#: again here because raygrid.models imports torch and the driver does not
-#: (tests/sweep/test_retention.py checks that the two agree).
-CHECKPOINT_MARKER = "raygrid.json"
 _SCHEMA = 1
 _log = logging.getLogger(__name__)
 

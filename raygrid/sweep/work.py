@@ -26,12 +26,10 @@ from raygrid.grid import Cell, Stage
 from raygrid.spec import SweepSpec
 from raygrid.storage import Location, local_copy, staged_dir, working_copy
 from raygrid.store import ResultRow, is_done, write_run
-from raygrid.sweep.plan import CHECKPOINTS_DIR, RECORD_META, RESULTS_DIR, TRIALS_DIR, TrialRecord, Unit, UnitKind
+from raygrid.layout import CHECKPOINTS_DIR, RESULTS_DIR, TOKEN_CACHE_DIR, TRIALS_DIR
+from raygrid.sweep.plan import RECORD_META, TrialRecord, Unit, UnitKind
 from raygrid.tasks.types import Split
 
-#: ``<sweep>/cache/tokens``: training features, tokenised once per sweep
-#: (:mod:`raygrid.tokencache`).
-TOKEN_CACHE_DIR = Path("cache") / "tokens"
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
