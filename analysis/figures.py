@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import io
 import math
+from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def _plt():  # type: ignore[no-untyped-def]
+
+def _plt() -> ModuleType:
     import matplotlib
 
     matplotlib.use("Agg", force=True)
@@ -23,7 +28,7 @@ def _plt():  # type: ignore[no-untyped-def]
     return plt
 
 
-def _png(fig, tight: bool = True) -> bytes:  # type: ignore[no-untyped-def]
+def _png(fig: Figure, tight: bool = True) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=72, bbox_inches="tight" if tight else None)
     _plt().close(fig)

@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import base64
+import functools
 import html
 import json
 from dataclasses import dataclass, field
@@ -109,15 +110,15 @@ def _analyze_targets(
 
     targets = sorted(rows["task"].unique())
     workers = min(len(targets), jobs if jobs is not None else (os.cpu_count() or 1))
-    kwargs = {"alpha": alpha, "n_boot": n_boot, "seed": seed}
+    analyze = functools.partial(analyze_target, alpha=alpha, n_boot=n_boot, seed=seed)
     if workers <= 1:
-        return {t: analyze_target(rows, t, **kwargs) for t in targets}  # type: ignore[arg-type]
+        return {t: analyze(rows, t) for t in targets}
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     # fork: the children already have pandas, statsmodels and matplotlib imported
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = {t: pool.submit(analyze_target, rows[rows["task"] == t], t, **kwargs) for t in targets}  # type: ignore[arg-type]
+        futures = {t: pool.submit(analyze, rows[rows["task"] == t], t) for t in targets}
         return {t: f.result() for t, f in futures.items()}
 
 
@@ -167,7 +168,8 @@ def analyze(
         raise DataError(f"no attacked confirm rows (metric 'robust_accuracy') in {str(sweep_dir)!r}")
     summary = summary_table(rows)
     summary.to_csv(out / "summary_table.csv", index=False)
-    findings: dict[str, object] = {"alpha": alpha, "n_boot": n_boot, "seed": seed, "targets": {}}
+    per_target: dict[str, object] = {}
+    findings: dict[str, object] = {"alpha": alpha, "n_boot": n_boot, "seed": seed, "targets": per_target}
     headlines: list[str] = []
     for target, res in results.items():
         res.cells.assign(target=target).to_csv(out / f"{target}_gains.csv", index=False)
@@ -176,7 +178,7 @@ def analyze(
         res.mixed.fixed.to_csv(out / f"{target}_mixed_fixed.csv", index=False)
         flagged = res.cells[res.cells["flagged"]]
         corr = res.correlations[res.correlations["flagged"]]
-        findings["targets"][target] = {  # type: ignore[index]
+        per_target[target] = {
             "flagged_cells": [
                 {"intermediate": r.intermediate, "language": r.language, "gain": float(r.gain), "p_holm": float(r.p_holm)}
                 for r in flagged.itertuples()

@@ -221,12 +221,13 @@ def expand(spec: SweepSpec) -> Grid:
         for target in spec.targets:
             task = get_task(target.task)
             payload: dict[str, Any] = {**common, "stage": Stage.TARGET.value, "parent": parent, "task": task.name}
+            target_space: StageSpace | None = None
+            n_trials = 0
             if task.trainable:
-                space: StageSpace | None = spec.space_for(Stage.TARGET, task.name)
+                target_space = spec.space_for(Stage.TARGET, task.name)
                 n_trials = spec.trials_for(Stage.TARGET)
-                payload.update(search_space=space.to_json(), n_trials=n_trials)  # type: ignore[union-attr]
+                payload.update(search_space=target_space.to_json(), n_trials=n_trials)
             else:
-                space, n_trials = None, 0
                 payload.update(evaluate_only=True)
             if parent is None:
                 payload["intermediate"] = NONE  # the baseline: from the pretrained model
@@ -238,7 +239,7 @@ def expand(spec: SweepSpec) -> Grid:
                     task.name,
                     (task.name,),
                     depends_on,
-                    space,
+                    target_space,
                     n_trials,
                     target.languages,
                     evaluate_only=not task.trainable,

@@ -203,12 +203,12 @@ def write_features(path: Path, chunks: Iterable[Dataset | pa.Table | Sequence[Ma
                 if table.num_rows == 0:
                     continue
                 table = _normalise(table, schema)
-                if writer is None:
+                if schema is None:
                     schema = table.schema.with_metadata({_META_KEY: json.dumps(dict(meta), sort_keys=True, default=str)})
                     table = table.replace_schema_metadata(schema.metadata)
                     writer = ipc.new_file(sink, schema)
                 else:
-                    table = table.replace_schema_metadata(schema.metadata)  # type: ignore[union-attr]
+                    table = table.replace_schema_metadata(schema.metadata)
                 writer.write_table(table)
                 rows += table.num_rows
             if writer is None:
@@ -324,12 +324,11 @@ class MappedFeatures(Sequence[dict[str, Any]]):
     def __getitem__(self, index: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
         if isinstance(index, slice):
             return self.rows(range(*index.indices(self._len)))
-        if index < 0:
-            index += self._len
-        if not 0 <= index < self._len:
+        position = index + self._len if index < 0 else index
+        if not 0 <= position < self._len:
             raise IndexError(f"feature index {index} out of range for {self._len} rows")
-        chunk = bisect.bisect_right(self._starts, index) - 1
-        row = index - self._starts[chunk]
+        chunk = bisect.bisect_right(self._starts, position) - 1
+        row = position - self._starts[chunk]
         return {name: self._cols[name].value(chunk, row) for name in self.columns}
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
@@ -341,7 +340,7 @@ class MappedFeatures(Sequence[dict[str, Any]]):
 
     def lengths(self, column: str = "input_ids") -> list[int]:
         """Tokens of each row (multiple choice: of its longest choice)."""
-        return self._cols[column].lengths().tolist()  # type: ignore[no-any-return]
+        return self._cols[column].lengths().tolist()
 
     @property
     def meta(self) -> dict[str, Any]:

@@ -360,12 +360,13 @@ def estimate(spec: SweepSpec, throughput: Throughput, *, policy: EpochsPolicy = 
     extra_runs = 0
     extra_hours = 0.0
     for cell in grid.cells_of(Stage.TARGET):
-        run = None if cell.evaluate_only else run_cost(spec, cell.tasks, cell.search_space or StageSpace(), policy)
-        if run is not None:
-            cells.append(CellEstimate(Stage.TARGET, cell.name, cell.n_trials, run, None, run.wall_hours(throughput, gpus) * gpus))
-        evaluation = eval_cost(spec, cell, run.max_seq_length if run else 0.0)
-        per_unit = (run.wall_hours(throughput, gpus) if run else 0.0) + evaluation.tokens / throughput.eval_tokens_per_s / 3600
-        cells.append(CellEstimate(Stage.CONFIRM, cell.name, confirm_units.get(cell.key, 0), run, evaluation, per_unit * gpus))
+        target_run = None if cell.evaluate_only else run_cost(spec, cell.tasks, cell.search_space or StageSpace(), policy)
+        if target_run is not None:
+            target_hours = target_run.wall_hours(throughput, gpus)
+            cells.append(CellEstimate(Stage.TARGET, cell.name, cell.n_trials, target_run, None, target_hours * gpus))
+        evaluation = eval_cost(spec, cell, target_run.max_seq_length if target_run else 0.0)
+        per_unit = (target_run.wall_hours(throughput, gpus) if target_run else 0.0) + evaluation.tokens / throughput.eval_tokens_per_s / 3600
+        cells.append(CellEstimate(Stage.CONFIRM, cell.name, confirm_units.get(cell.key, 0), target_run, evaluation, per_unit * gpus))
         if cell.depends_on:
             parent = intermediate_runs[cell.depends_on[0]]
             retrains = cell.n_trials + confirm_units.get(cell.key, 0)

@@ -37,6 +37,7 @@ IGNORE_INDEX = -100
 MODEL_INPUT_KEYS: tuple[str, ...] = ("input_ids", "attention_mask", "token_type_ids")
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Mapping[str, Any])  # one encoded row (a feature)
 
 
 def pad_sequences(
@@ -181,8 +182,8 @@ def to_device(batch: Mapping[str, torch.Tensor], device: str | torch.device) -> 
 
 def predict_in_batches(
     model: torch.nn.Module,
-    features: Sequence[Mapping[str, Any]],
-    collate: Callable[[Sequence[Mapping[str, Any]]], dict[str, torch.Tensor]],
+    features: Sequence[F],
+    collate: Callable[[Sequence[F]], dict[str, torch.Tensor]],
     per_row: Callable[[dict[str, torch.Tensor], Any], Sequence[T]],
     *,
     lengths: Sequence[int],

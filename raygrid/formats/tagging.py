@@ -127,7 +127,7 @@ class TaggingFormat:
             return []
 
         def per_row(batch: dict[str, torch.Tensor], outputs: Any) -> list[list[int]]:
-            return outputs.logits.argmax(dim=-1).tolist()  # type: ignore[no-any-return]
+            return outputs.logits.argmax(dim=-1).tolist()
 
         token_preds: list[list[int]] = predict_in_batches(
             model,

@@ -30,6 +30,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerFast
 
 SPECIAL_TOKENS = ("<s>", "<pad>", "</s>", "<unk>", "<mask>")  # ids 0..4, XLM-R's first four
 BYTE_TOKENS = tuple(f"<0x{i:02X}>" for i in range(256))
@@ -96,7 +100,9 @@ def initial_alphabet(texts: Iterable[str]) -> list[str]:
 CJK_CHARACTER = "[\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]"
 
 
-def train_tokenizer(texts: Sequence[str], *, vocab_size: int = 6000, model_max_length: int = 512, split_cjk: bool = False):  # type: ignore[no-untyped-def]
+def train_tokenizer(
+    texts: Sequence[str], *, vocab_size: int = 6000, model_max_length: int = 512, split_cjk: bool = False
+) -> PreTrainedTokenizerFast:
     """Trains an XLM-R-style Unigram tokenizer offline.
 
     ``split_cjk`` makes every Han, kana and CJK punctuation character a
@@ -155,7 +161,7 @@ def train_tokenizer(texts: Sequence[str], *, vocab_size: int = 6000, model_max_l
     )
 
 
-def _deterministic_pieces(vocab: Sequence[Sequence[object]]) -> list[tuple[str, float]]:
+def _deterministic_pieces(vocab: Sequence[Sequence[str | float]]) -> list[tuple[str, float]]:
     """Learned pieces in an order that does not change between runs.
 
     The Unigram trainer breaks ties between pieces of equal score in a
@@ -163,7 +169,7 @@ def _deterministic_pieces(vocab: Sequence[Sequence[object]]) -> list[tuple[str, 
     chain of such nudged scores gets back its highest (un-nudged) value and
     ties sort by the piece itself, so the same corpus gives the same ids.
     """
-    raw = sorted(((str(p), float(s)) for p, s in vocab if p not in SPECIAL_TOKENS), key=lambda x: -x[1])  # type: ignore[arg-type]
+    raw = sorted(((str(p), float(s)) for p, s in vocab if p not in SPECIAL_TOKENS), key=lambda x: -x[1])
     pieces: list[tuple[str, float]] = []
     previous, group = float("inf"), 0.0
     for piece, score in raw:

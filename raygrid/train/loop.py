@@ -153,7 +153,8 @@ def feature_rows(train: Any, indices: Sequence[int]) -> list[dict[str, Any]]:
 
 
 def _optimizer(model: nn.Module, config: TrainConfig, device: str) -> torch.optim.Optimizer:
-    decay, no_decay = [], []
+    decay: list[nn.Parameter] = []
+    no_decay: list[nn.Parameter] = []
     for name, param in model.named_parameters():
         if not param.requires_grad:
             continue
