@@ -45,7 +45,8 @@ def add_hparam_arguments(p: argparse.ArgumentParser) -> None:
     for name, row in SEARCHABLE.items():
         if row.flag is not None:
             kind = positive_int if row.kind is int else positive_float
-            p.add_argument(row.flag, dest=name, type=kind, help=row.help)
+            metavar = row.flag.lstrip("-").replace("-", "_").upper()  # --epochs EPOCHS, as before the table
+            p.add_argument(row.flag, dest=name, type=kind, metavar=metavar, help=row.help)
 
 
 def hparam_overrides(args: argparse.Namespace) -> dict[str, Any]:
