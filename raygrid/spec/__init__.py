@@ -72,7 +72,7 @@ from __future__ import annotations
 
 from raygrid.spec.checks import MAX_CONFIRM_SEEDS, MAX_TRIALS_PER_CELL
 from raygrid.spec.entries import ALL, MIXTURE_SEPARATOR, NONE, resolve_intermediate
-from raygrid.spec.enums import CheckpointKeep, DataSource, Direction, PrunerType, SamplerType, Stage
+from raygrid.spec.enums import CheckpointKeep, DataSource, Direction, Stage
 from raygrid.spec.loading import load_spec, parse_spec, parse_spec_text
 from raygrid.spec.schema import (
     RUNTIME_FIELDS,
@@ -125,10 +125,8 @@ __all__ = [
     "IntDistribution",
     "ModelSpec",
     "Param",
-    "PrunerType",
     "Resources",
     "SamplerSpec",
-    "SamplerType",
     "SearchSpace",
     "Stage",
     "StageSpace",

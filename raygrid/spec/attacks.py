@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from raygrid.errors import ConfigError
 from raygrid.spec.base import Invalid
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -17,7 +18,6 @@ def check_attacks(spec: SweepSpec) -> None:
     """Each attack of ``spec.attacks`` is registered, its params are valid,
     and no two entries name the same attack (label) (raygrid.attacks)."""
     from raygrid.attacks import ATTACK_NAMES, get_attack
-    from raygrid.errors import ConfigError as _AttackError
 
     seen: dict[str, int] = {}
     for index, attack in enumerate(spec.attacks):
@@ -33,7 +33,7 @@ def check_attacks(spec: SweepSpec) -> None:
         try:
             # the label names the attack in result rows: two entries with one label would collide
             ident = get_attack(attack.name, **attack.params).label
-        except _AttackError as exc:
+        except ConfigError as exc:
             problem, _, allowed = str(exc).partition("; allowed: ")
             raise Invalid(("attacks", index, "params"), problem, allowed or None) from None
         if ident in seen:

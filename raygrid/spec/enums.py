@@ -1,4 +1,8 @@
-"""The closed choices of a spec (stages, data sources, directions, ...)."""
+"""The closed choices of a spec (stages, data sources, directions, ...).
+
+Samplers and pruners are not among them: they are open, in the registry of
+:mod:`raygrid.sweep.search`.
+"""
 
 from __future__ import annotations
 
@@ -20,22 +24,6 @@ class DataSource(str, Enum):
     BUNDLED = "bundled"  # the small fixtures shipped in raygrid/data/fixtures (tests, demo)
 
 
-class SamplerType(str, Enum):
-    """The Optuna sampler of each cell's study."""
-
-    TPE = "tpe"
-    RANDOM = "random"
-    GRID = "grid"  # every distribution must be enumerable (int, stepped float, categorical)
-
-
-class PrunerType(str, Enum):
-    """Early stopping within one cell's study."""
-
-    NONE = "none"
-    MEDIAN = "median"
-    SUCCESSIVE_HALVING = "successive_halving"
-
-
 class CheckpointKeep(str, Enum):
     """Which trial checkpoints a sweep keeps once their cell is done."""
 
@@ -51,4 +39,4 @@ class Direction(str, Enum):
 
 
 
-__all__ = ["CheckpointKeep", "DataSource", "Direction", "PrunerType", "SamplerType", "Stage"]
+__all__ = ["CheckpointKeep", "DataSource", "Direction", "Stage"]

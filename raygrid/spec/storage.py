@@ -20,6 +20,8 @@ _S3_PATTERN = re.compile(r"^s3://(?P<bucket>[a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:
 
 
 def storage_syntax(storage: str) -> str | None:
+    """What is wrong with the syntax of ``storage`` (``None``: nothing): a
+    local path, or ``s3://bucket/prefix`` with a valid bucket name."""
     if not storage.strip():
         return "empty"
     if any(ch < " " or ch == "\x7f" for ch in storage):

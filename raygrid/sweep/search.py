@@ -31,12 +31,18 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from raygrid.errors import ConfigError, one_of
 
-if TYPE_CHECKING:  # pragma: no cover
-    from raygrid.spec import StageSpace
+
+class Space(Protocol):
+    """What a factory sees of a cell's search space (a
+    :class:`raygrid.spec.StageSpace`; this module imports nothing of the spec)."""
+
+    def distributions(self) -> Mapping[str, Any]:
+        """The searched hyper-parameters: name -> distribution (with ``grid_values()``)."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -81,7 +87,7 @@ class SearchContext:
     """
 
     seed: int = 0
-    space: StageSpace | None = None
+    space: Space | None = None
 
 
 @dataclass(frozen=True)
@@ -197,7 +203,7 @@ def key_payload(algorithm: SearchAlgorithm, model: Any, **resolved: Any) -> dict
     return payload
 
 
-def build_sampler(spec_sampler: Any, *, seed: int, space: StageSpace | None = None) -> Any:
+def build_sampler(spec_sampler: Any, *, seed: int, space: Space | None = None) -> Any:
     """The Optuna sampler of one ask of a cell's study (imports optuna)."""
     algorithm = get_sampler(str(spec_sampler.type))
     return algorithm.build(options_of(algorithm, spec_sampler), SearchContext(seed=seed, space=space))
