@@ -157,18 +157,19 @@ def one_line(exc: ValidationError, root: type[BaseModel]) -> str:
     if kind == "missing":
         return f"{path}: required field is missing; allowed: {_describe(annotation)}"
     if kind == "param_value":
-        return f"{path}: bad value {_short(value)}: {error['msg']}; allowed: {PARAM_ALLOWED}"
+        return f"{path}: bad value {short(value)}: {error['msg']}; allowed: {PARAM_ALLOWED}"
     if kind in ("enum", "literal_error"):
-        return f"{path}: bad value {_short(value)}; allowed: {_describe(annotation)}"
+        return f"{path}: bad value {short(value)}; allowed: {_describe(annotation)}"
     message = error["msg"].replace("a valid tuple", "a list").replace("valid dictionary", "mapping")
     message = message[:1].lower() + message[1:]
-    return f"{path}: bad value {_short(value)} ({message}); allowed: {_describe(annotation)}"
+    return f"{path}: bad value {short(value)} ({message}); allowed: {_describe(annotation)}"
 
 
-def _short(value: Any) -> str:
+def short(value: Any) -> str:
+    """``repr(value)``, cut to 60 characters."""
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 
-__all__ = ["one_line", "yaml_type"]
+__all__ = ["one_line", "short", "yaml_type"]

@@ -21,6 +21,7 @@ from raygrid.spec.base import Invalid, StrictModel
 from raygrid.spec.checks import check_spec
 from raygrid.spec.entries import resolve_intermediate
 from raygrid.spec.enums import CheckpointKeep, DataSource, Direction, Stage
+from raygrid.spec.messages import short
 from raygrid.spec.space import SearchSpace, StageSpace
 
 #: Fields that say where and how wide a sweep runs, not what it computes:
@@ -166,8 +167,7 @@ class _Algorithm(StrictModel):
     def _registered(cls, value: Any) -> Any:
         names = cls._algorithms()
         if not isinstance(value, str) or value not in names:
-            text = repr(value)
-            raise Invalid((), f"bad value {text if len(text) <= 60 else text[:57] + '...'}", one_of(names))
+            raise Invalid((), f"bad value {short(value)}", one_of(names))
         return value
 
     @field_validator("type", mode="after")
