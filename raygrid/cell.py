@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, make_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,8 +31,11 @@ from raygrid import SCHEMA_VERSION, __version__
 from raygrid.errors import ConfigError, one_of
 from raygrid.evaluate import LanguageResult, check_languages, evaluate_languages, to_rows
 from raygrid.fileio import output_dir_problem
+from raygrid.hparams import SEARCHABLE
+from raygrid.hparams import problem as hparam_problem
 from raygrid.keys import stable_key
 from raygrid.layout import CHECKPOINTS_DIR, RESULTS_DIR
+from raygrid.spec.entries import ALL, NONE
 from raygrid.store import is_done, read_rows, write_run
 from raygrid.tasks.types import Role, Split, TaskSpec
 from raygrid.train.config import TrainConfig
@@ -43,34 +46,37 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from raygrid.tasks.sources import DataSources
 
-NONE = "none"
-ALL = "all"
-
 Log = Callable[[str], None]
 
 
-@dataclass(frozen=True)
-class Overrides:
-    """Hyper-parameters that replace the tasks' defaults (``None``: keep)."""
+def _check_overrides(self: Any) -> None:
+    # The spec's check of each value (raygrid.hparams): a bad value fails
+    # here, before any data is read or model loaded.
+    for name, value in asdict(self).items():
+        problem = None if value is None else hparam_problem(name, value)
+        if problem is not None:
+            raise ConfigError(f"hyper-parameter {name!r}: {problem}; allowed: {SEARCHABLE[name].allowed}")
 
-    learning_rate: float | None = None
-    num_epochs: float | None = None
-    batch_size: int | None = None
-    grad_accumulation_steps: int | None = None
-    max_seq_length: int | None = None
-    warmup_ratio: float | None = None
-    weight_decay: float | None = None
-    evals_per_epoch: int | None = None
 
-    def __post_init__(self) -> None:
-        # The spec's check of each value (raygrid.spec.PARAMS): a bad value
-        # fails here, before any data is read or model loaded.
-        from raygrid.spec import PARAMS, param_problem
+if TYPE_CHECKING:  # pragma: no cover - the fields are the table's, generated below
 
-        for name, value in asdict(self).items():
-            problem = None if value is None else param_problem(name, value)
-            if problem is not None:
-                raise ConfigError(f"hyper-parameter {name!r}: {problem}; allowed: {PARAMS[name][2]}")
+    @dataclass(frozen=True)
+    class Overrides:
+        """Hyper-parameters that replace the tasks' defaults (``None``: keep)."""
+
+        def __init__(self, **values: float | None) -> None: ...
+        def __getattr__(self, name: str) -> Any: ...
+
+else:
+    #: Hyper-parameters that replace the tasks' defaults (``None``: keep): one
+    #: field per searchable row of :mod:`raygrid.hparams`.
+    Overrides = make_dataclass(
+        "Overrides",
+        [(name, f"{row.kind.__name__} | None", field(default=None)) for name, row in SEARCHABLE.items()],
+        frozen=True,
+        namespace={"__post_init__": _check_overrides, "__module__": __name__,
+                   "__doc__": "Hyper-parameters that replace the tasks' defaults (``None``: keep)."},
+    )  # fmt: skip
 
 
 def train_config(tasks: Sequence[TaskSpec], overrides: Overrides, seed: int) -> TrainConfig:

@@ -22,7 +22,8 @@ Three stages, each a set of cells with stable keys and dependencies:
 
 A key hashes everything that determines a cell's result: the model, the
 tasks, the stage, the search space, the trials, the sampler (and its seed),
-the pruner, the data source and caps, the parent cell's key and
+the pruner (of these two, the fields their registry entries declare:
+:mod:`raygrid.sweep.search`), the data source and caps, the parent cell's key and
 :data:`raygrid.SCHEMA_VERSION`; never where or how wide the sweep runs
 (:data:`raygrid.spec.RUNTIME_FIELDS`). A target key leaves out the
 evaluation languages (they do not change model selection, which looks at
@@ -166,12 +167,13 @@ class Grid:
 
 
 def _common(spec: SweepSpec) -> dict[str, Any]:
-    """What every training cell's key shares: model, data, sampler, pruner."""
+    """What every training cell's key shares: model, data, sampler, pruner (of
+    these two, only their declared key fields: raygrid.sweep.search)."""
     return {
         "model": spec.model.model_dump(mode="json"),
         "data": spec.data.key_fields(),
-        "sampler": {**spec.sampler.model_dump(mode="json"), "seed": spec.sampler_seed},
-        "early_stopping": spec.early_stopping.model_dump(mode="json"),
+        "sampler": spec.sampler.key_fields(seed=spec.sampler_seed),
+        "early_stopping": spec.early_stopping.key_fields(),
         "direction": spec.direction.value,
         "schema": SCHEMA_VERSION,
     }

@@ -27,19 +27,11 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
+from raygrid.attacks.metrics import ATTACK_METRICS  # the metrics the sweep writes per (language, attack)
 from raygrid.errors import ConfigError, DataError, unknown
 from raygrid.layout import RESULTS_DIR, SPEC_FILE
 from raygrid.storage import Location
 
-#: Metrics the sweep writes for every (language, attack) of a confirm run.
-ATTACK_METRICS: tuple[str, ...] = (
-    "clean_accuracy",
-    "robust_accuracy",
-    "attack_success_rate",
-    "mean_words_perturbed",
-    "mean_queries",
-    "examples_per_second",
-)
 #: Metrics where a smaller value is better (for the defender).
 LOWER_IS_BETTER: frozenset[str] = frozenset({"attack_success_rate"})
 #: The stage whose runs analysis and queries use (per-seed retrains of each cell's best config).

@@ -37,6 +37,25 @@ def data_sources(args: argparse.Namespace) -> Any:
     return DataSources(local_dirs=tuple(Path(d) for d in args.data_dir or ()), bundled=args.data == "bundled")
 
 
+def add_hparam_arguments(p: argparse.ArgumentParser) -> None:
+    """One option per hyper-parameter of raygrid.hparams that has a ``flag``
+    (its value checked again, with the spec's message, by Overrides)."""
+    from raygrid.hparams import SEARCHABLE
+
+    for name, row in SEARCHABLE.items():
+        if row.flag is not None:
+            kind = positive_int if row.kind is int else positive_float
+            metavar = row.flag.lstrip("-").replace("-", "_").upper()  # --epochs EPOCHS, as before the table
+            p.add_argument(row.flag, dest=name, type=kind, metavar=metavar, help=row.help)
+
+
+def hparam_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The hyper-parameters given on the command line, by name (``None``: not given)."""
+    from raygrid.hparams import SEARCHABLE
+
+    return {name: getattr(args, name) for name, row in SEARCHABLE.items() if row.flag is not None}
+
+
 def register(sub: Any) -> None:
     p = sub.add_parser(
         "cell",
@@ -54,11 +73,7 @@ def register(sub: Any) -> None:
     p.add_argument("--seed", type=seed, default=0)
     add_data_arguments(p)
     p.add_argument("--split", choices=("dev", "test"), help="split scored zero-shot (default: test where it exists)")
-    p.add_argument("--learning-rate", type=positive_float)
-    p.add_argument("--epochs", type=positive_float)
-    p.add_argument("--batch-size", type=positive_int, help="effective batch size")
-    p.add_argument("--grad-accumulation-steps", type=positive_int)
-    p.add_argument("--max-seq-length", type=positive_int)
+    add_hparam_arguments(p)
     p.add_argument(
         "--retrieval-layer", type=non_negative_int, help="retrieval targets: hidden layer to mean-pool (0: embeddings)"
     )
@@ -80,13 +95,7 @@ def run(args: argparse.Namespace) -> int:
         max_train_examples=args.max_train_examples,
         max_eval_examples=args.max_eval_examples,
         eval_split=Split(args.split) if args.split else None,
-        overrides=Overrides(
-            learning_rate=args.learning_rate,
-            num_epochs=args.epochs,
-            batch_size=args.batch_size,
-            grad_accumulation_steps=args.grad_accumulation_steps,
-            max_seq_length=args.max_seq_length,
-        ),
+        overrides=Overrides(**hparam_overrides(args)),
         retrieval_layer=args.retrieval_layer,
     )
     result = run_cell(

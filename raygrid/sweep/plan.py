@@ -44,6 +44,7 @@ from raygrid.keys import stable_key
 from raygrid.spec import Direction, SweepSpec
 from raygrid.storage import Location
 from raygrid.store import is_done
+from raygrid.sweep.search import build_pruner, build_sampler
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -187,6 +188,7 @@ class Planner:
         self.storage = open_journal(self.sweep_dir / JOURNAL, read_only=read_only)
         self._study_names = {s.study_name for s in self.storage.get_all_studies()}
         self._studies: dict[str, optuna.Study] = {}
+        self._study_ids: dict[str, int] = {}
         self._issued_confirm: set[str] = set()
         self._reconcile(writer=not read_only)
 
@@ -197,7 +199,7 @@ class Planner:
 
         if cell.key not in self._studies:
             direction = "maximize" if self.spec.direction is Direction.MAXIMIZE else "minimize"
-            pruner = self.spec.early_stopping.build()
+            pruner = build_pruner(self.spec.early_stopping)
             if cell.key in self._study_names:  # loading appends nothing to the journal
                 study = optuna.load_study(study_name=cell.key, storage=self.storage, pruner=pruner)
             else:
@@ -205,6 +207,13 @@ class Planner:
                 self._study_names.add(cell.key)
             self._studies[cell.key] = study
         return self._studies[cell.key]
+
+    def _trial_id(self, study: optuna.Study, number: int) -> int:
+        """The storage's id of trial ``number`` of ``study``, by Optuna's public
+        storage API (a FrozenTrial keeps its id private)."""
+        if study.study_name not in self._study_ids:
+            self._study_ids[study.study_name] = self.storage.get_study_id_from_name(study.study_name)
+        return int(self.storage.get_trial_id_from_study_id_trial_number(self._study_ids[study.study_name], number))
 
     def _trials(self, cell: Cell) -> list[optuna.trial.FrozenTrial]:
         if cell.key not in self._study_names:  # nothing asked yet (a reader must not create the study)
@@ -237,7 +246,7 @@ class Planner:
                 if record is not None:
                     self._tell(study, trial.number, record)
                 elif writer:
-                    self.storage.set_trial_user_attr(trial._trial_id, ATTR_ORPHANED, True)
+                    self.storage.set_trial_user_attr(self._trial_id(study, trial.number), ATTR_ORPHANED, True)
                     study.tell(trial.number, state=optuna.trial.TrialState.FAIL)
 
     # -- the state of a cell ---------------------------------------------------------
@@ -348,8 +357,8 @@ class Planner:
     def _ask(self, cell: Cell, index: int) -> Unit:
         study = self.study(cell)
         space = self._space(cell)
-        study.sampler = self.spec.sampler.build(
-            seed=derived_seed(self.spec.sampler_seed, cell.key, index), space=space
+        study.sampler = build_sampler(
+            self.spec.sampler, seed=derived_seed(self.spec.sampler_seed, cell.key, index), space=space
         )
         trial = study.ask(fixed_distributions=space.to_optuna())
         params = {**space.fixed(), **trial.params}
@@ -415,7 +424,7 @@ class Planner:
         frozen = study.get_trials(deepcopy=False)[unit.trial_number]
         if frozen.state is not optuna.trial.TrialState.RUNNING or not math.isfinite(value):
             return False
-        trial = optuna.trial.Trial(study, frozen._trial_id)
+        trial = optuna.trial.Trial(study, self._trial_id(study, frozen.number))
         if step not in frozen.intermediate_values:
             trial.report(value, step)
         return bool(trial.should_prune())

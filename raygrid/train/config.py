@@ -9,16 +9,13 @@ from enum import Enum
 from typing import Any
 
 from raygrid.errors import ConfigError
+from raygrid.hparams import MAX_BATCH_SIZE, MAX_EPOCHS, MAX_EVALS_PER_EPOCH, MAX_SEED, ROWS
 
-
-#: Upper bounds no real run reaches: a typo (``1e30`` epochs) fails at once
-#: instead of planning a run that never ends (or an OverflowError later).
-#: The spec's checks (raygrid.spec.PARAMS) use the same numbers.
-MAX_EPOCHS = 1_000
-MAX_BATCH_SIZE = 1_048_576
-MAX_EVALS_PER_EPOCH = 10_000
-#: Optuna and NumPy accept seeds in [0, 2**32).
-MAX_SEED = 2**32 - 1
+#: The order TrainConfig checks the table's fields in (the first bad one is reported).
+_CHECK_ORDER = (
+    "learning_rate", "num_epochs", "batch_size", "grad_accumulation_steps", "warmup_ratio", "weight_decay",
+    "max_grad_norm", "max_seq_length", "doc_stride", "evals_per_epoch", "mixing_cap", "eval_batch_size",
+)  # fmt: skip
 
 
 class Precision(str, Enum):
@@ -59,50 +56,35 @@ class TrainConfig:
             and run keys do not depend on it.
     """
 
-    learning_rate: float = 1e-5
-    num_epochs: float = 2.0
-    batch_size: int = 32
-    grad_accumulation_steps: int = 1
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    max_seq_length: int = 256
-    doc_stride: int = 128
+    learning_rate: float = ROWS["learning_rate"].default
+    num_epochs: float = ROWS["num_epochs"].default
+    batch_size: int = int(ROWS["batch_size"].default)
+    grad_accumulation_steps: int = int(ROWS["grad_accumulation_steps"].default)
+    warmup_ratio: float = ROWS["warmup_ratio"].default
+    weight_decay: float = ROWS["weight_decay"].default
+    max_grad_norm: float = ROWS["max_grad_norm"].default
+    max_seq_length: int = int(ROWS["max_seq_length"].default)
+    doc_stride: int = int(ROWS["doc_stride"].default)
     seed: int = 0
-    evals_per_epoch: int = 1
+    evals_per_epoch: int = int(ROWS["evals_per_epoch"].default)
     keep_best: bool = True
-    mixing_cap: int = 20_000
+    mixing_cap: int = int(ROWS["mixing_cap"].default)
     precision: Precision = Precision.AUTO
-    eval_batch_size: int = 64
+    eval_batch_size: int = int(ROWS["eval_batch_size"].default)
     compile: bool = False
 
     def __post_init__(self) -> None:
-        checks: list[tuple[str, bool, str]] = [
-            ("learning_rate", self.learning_rate > 0, "a number > 0"),
-            ("num_epochs", 0 < self.num_epochs <= MAX_EPOCHS, f"a number > 0 and <= {MAX_EPOCHS}"),
-            ("batch_size", 1 <= self.batch_size <= MAX_BATCH_SIZE, f"an integer >= 1 and <= {MAX_BATCH_SIZE}"),
-            (
-                "grad_accumulation_steps",
-                1 <= self.grad_accumulation_steps <= MAX_BATCH_SIZE,
-                f"an integer >= 1 and <= {MAX_BATCH_SIZE}",
-            ),
-            ("warmup_ratio", 0 <= self.warmup_ratio < 1, "a number in [0, 1)"),
-            ("weight_decay", self.weight_decay >= 0, "a number >= 0"),
-            ("max_grad_norm", self.max_grad_norm >= 0, "a number >= 0"),
-            ("max_seq_length", 8 <= self.max_seq_length <= 4096, "an integer in [8, 4096]"),
-            ("doc_stride", 0 < self.doc_stride < self.max_seq_length, "an integer in (0, max_seq_length)"),
-            ("evals_per_epoch", 1 <= self.evals_per_epoch <= MAX_EVALS_PER_EPOCH, f"an integer >= 1 and <= {MAX_EVALS_PER_EPOCH}"),
-            ("mixing_cap", self.mixing_cap >= 1, "an integer >= 1"),
-            ("eval_batch_size", self.eval_batch_size >= 1, "an integer >= 1"),
-        ]
-        for name in ("learning_rate", "num_epochs", "warmup_ratio", "weight_decay", "max_grad_norm"):
-            value = getattr(self, name)
+        # The bounds are the hyper-parameter table's (raygrid.hparams).
+        values = asdict(self)
+        for name in (n for n in _CHECK_ORDER if ROWS[n].kind is float):
+            value = values[name]
             # numbers.Real: NumPy scalars (a sampler's values) are numbers too
             if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
                 raise ConfigError(f"train config field {name!r}: bad value {value!r}; allowed: a finite number")
-        for name, ok, allowed in checks:
-            if not ok:
-                raise ConfigError(f"train config field {name!r}: bad value {getattr(self, name)!r}; allowed: {allowed}")
+        for name in _CHECK_ORDER:
+            row = ROWS[name]
+            if not row.check(values[name], values):
+                raise ConfigError(f"train config field {name!r}: bad value {values[name]!r}; allowed: {row.allowed}")
         if self.batch_size % self.grad_accumulation_steps:
             raise ConfigError(
                 f"train config field 'batch_size': {self.batch_size} is not divisible by "
@@ -125,3 +107,6 @@ class TrainConfig:
         out["precision"] = self.precision.value
         del out["compile"]
         return out
+
+
+__all__ = ["MAX_BATCH_SIZE", "MAX_EPOCHS", "MAX_EVALS_PER_EPOCH", "MAX_SEED", "Precision", "TrainConfig"]

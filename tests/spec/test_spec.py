@@ -175,6 +175,8 @@ def test_search_space_names_are_the_train_config_fields() -> None:
 def test_search_space_to_optuna_and_builders() -> None:
     import optuna
 
+    from raygrid.sweep.search import build_pruner, build_sampler
+
     spec = parse_spec(mutated(lambda d: d.update(early_stopping={"type": "successive_halving", "reduction_factor": 2})))
     space = spec.space_for("target", "xnli")
     dists = space.to_optuna()
@@ -182,8 +184,8 @@ def test_search_space_to_optuna_and_builders() -> None:
         "learning_rate": optuna.distributions.FloatDistribution(1e-4, 3e-3, log=True),
         "num_epochs": optuna.distributions.IntDistribution(1, 3),
     }
-    assert isinstance(spec.sampler.build(seed=spec.sampler_seed), optuna.samplers.TPESampler)
-    assert isinstance(spec.early_stopping.build(), optuna.pruners.SuccessiveHalvingPruner)
+    assert isinstance(build_sampler(spec.sampler, seed=spec.sampler_seed), optuna.samplers.TPESampler)
+    assert isinstance(build_pruner(spec.early_stopping), optuna.pruners.SuccessiveHalvingPruner)
     grid = parse_spec(
         mutated(
             lambda d: d.update(
@@ -195,7 +197,9 @@ def test_search_space_to_optuna_and_builders() -> None:
             )
         )
     )
-    assert isinstance(grid.sampler.build(seed=0, space=grid.space_for("target", "xnli")), optuna.samplers.GridSampler)
+    assert isinstance(
+        build_sampler(grid.sampler, seed=0, space=grid.space_for("target", "xnli")), optuna.samplers.GridSampler
+    )
 
 
 def test_per_task_overlay() -> None:

@@ -197,3 +197,35 @@ def test_pruning_compares_trials_of_the_same_cell_only(tmp_path: Path) -> None:
         decisions.append(planner.report(unit, 1, value))
         planner.complete(unit, TrialRecord(unit.key, "complete", value, checkpoint="c"))
     assert decisions == [False, False, True]
+
+
+def test_the_planner_builds_samplers_and_pruners_through_the_registry(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pruner registered in raygrid.sweep.search (here: one that stops every
+    trial once ``patience`` values are reported) is what a cell's study uses;
+    its option comes from the spec."""
+    import optuna
+
+    from raygrid.sweep import search
+
+    class Impatient(optuna.pruners.BasePruner):
+        def __init__(self, patience: int) -> None:
+            self.patience = patience
+
+        def prune(self, study: optuna.Study, trial: optuna.trial.FrozenTrial) -> bool:
+            return len(trial.intermediate_values) >= self.patience
+
+    algorithm = search.SearchAlgorithm(
+        "impatient",
+        lambda options, _context: Impatient(options["patience"]),
+        options={"patience": search.Option(int, 2, "an integer >= 1", lambda v: v >= 1)},
+        key_fields=("patience",),
+    )
+    monkeypatch.setitem(search._PRUNERS, "impatient", algorithm)
+    spec = _spec(tmp_path, intermediates=["none"], targets=[{"task": "xnli", "languages": ["de"]}],
+                 early_stopping={"type": "impatient", "patience": 3})  # fmt: skip
+    planner = Planner(spec, tmp_path / "s")
+    unit = planner.next_unit()
+    assert isinstance(unit, Unit) and unit.kind is UnitKind.TRIAL
+    assert [planner.report(unit, step, 0.5) for step in range(4)] == [False, False, True, True]

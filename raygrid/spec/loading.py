@@ -1,0 +1,140 @@
+"""Reading a spec: a safe YAML loader, source naming, and validation into a
+:class:`~raygrid.spec.SweepSpec` (errors rendered as one line by
+:mod:`raygrid.spec.messages`)."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from raygrid.errors import ConfigError, one_of
+from raygrid.spec.messages import one_line, yaml_type
+from raygrid.spec.schema import SweepSpec
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that also reads ``1e-5`` as a float (YAML 1.1
+    wants ``1.0e-5``: a learning rate written the usual way would be a
+    string) and refuses duplicate keys (YAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # '<<: *anchor' may be overridden
+                continue
+            key = self.construct_object(key_node, deep=True)  # type: ignore[no-untyped-call]
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: SafeLoader reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+
+_Loader.add_implicit_resolver(  # type: ignore[no-untyped-call]
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def _read_yaml(text: str, source: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else "(file)"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError(f"{source}: {where}: invalid YAML: {problem}; allowed: a YAML mapping of spec fields") from None
+
+
+def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
+    """Reads and validates a sweep spec file.
+
+    Raises:
+        ConfigError: a missing or unreadable file, invalid YAML, or a bad
+            spec (one line: file, field path, problem, what is allowed).
+
+    Example:
+        >>> spec = load_spec("search_spaces/demo.yaml")  # doctest: +SKIP
+        >>> spec.name  # doctest: +SKIP
+        'demo'
+    """
+    source = str(path)
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{source}: no such file; allowed: a YAML sweep spec such as search_spaces/demo.yaml") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{source}: is a directory; allowed: a YAML sweep spec file") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source}: not UTF-8 text ({exc.reason}); allowed: a UTF-8 YAML file") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read ({exc.strerror}); allowed: a readable file") from None
+    return parse_spec(_read_yaml(text, source), source=source)
+
+
+def parse_spec_text(text: str, *, source: str) -> SweepSpec:
+    """:func:`load_spec` of a spec already read (e.g. from S3); ``source``
+    names it in errors."""
+    return parse_spec(_read_yaml(text, source), source=source)
+
+
+def parse_spec(data: Any, *, source: str = "<spec>") -> SweepSpec:
+    """Validates already-parsed YAML/JSON data into a :class:`SweepSpec`.
+
+    Raises:
+        ConfigError: as :func:`load_spec`; ``source`` names the data in it.
+    """
+    fields = one_of(SweepSpec.model_fields)
+    if data is None:
+        raise ConfigError(f"{source}: (top level): the file is empty; allowed: a mapping with keys {fields}")
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{source}: (top level): a {yaml_type(data)}, not a mapping; allowed: a mapping with keys {fields}"
+        )
+    bad = _first_non_finite(data, "")
+    if bad is not None:
+        path, value = bad
+        raise ConfigError(f"{source}: {path}: bad value {value!r} (not a finite number); allowed: a finite number")
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {one_line(exc, SweepSpec)}") from None
+    spec._source = source
+    return spec
+
+
+def _first_non_finite(data: Any, path: str) -> tuple[str, float] | None:
+    """The path and value of the first inf or nan anywhere in the spec's data
+    (YAML's ``.inf``/``.nan``): no field of a spec takes one, and attack
+    params are free-form, so one walk refuses them all."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return path or "(top level)", data
+    if isinstance(data, dict):  # parsed YAML/JSON: plain dicts and lists (an ABC check costs more)
+        items: Iterable[tuple[str, Any]] = ((f"{path}.{k}" if path else str(k), v) for k, v in data.items())
+    elif isinstance(data, (list, tuple)):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(data))
+    else:
+        return None
+    for where, value in items:
+        found = _first_non_finite(value, where)
+        if found is not None:
+            return found
+    return None
+
+
+
+__all__ = ["load_spec", "parse_spec", "parse_spec_text"]
