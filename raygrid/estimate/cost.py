@@ -317,7 +317,7 @@ class Estimate:
             },
             "gpus_per_unit": self.gpus_per_unit,
             "epochs_policy": self.policy.value,
-            "pruner": self.spec.early_stopping.type.value,
+            "pruner": str(self.spec.early_stopping.type),
             "upper_bound": True,
             "data_caps": {
                 "max_train_examples": self.spec.data.max_train_examples,

@@ -145,7 +145,7 @@ class _Algorithm(StrictModel):
     def _algorithms(cls) -> Mapping[str, Any]:
         from raygrid.sweep import search
 
-        return search.SAMPLERS if cls._registry == "sampler" else search.PRUNERS  # type: ignore[no-any-return]
+        return search.SAMPLERS if cls._registry == "sampler" else search.PRUNERS
 
     @model_validator(mode="before")
     @classmethod
@@ -408,7 +408,7 @@ class SweepSpec(StrictModel):
         if not runtime:
             for name in RUNTIME_FIELDS:
                 data.pop(name, None)
-        return data  # type: ignore[no-any-return]
+        return data
 
     def fingerprint(self) -> str:
         """A stable key of what the spec computes (not where or how wide it

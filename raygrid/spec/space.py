@@ -90,7 +90,7 @@ DISTRIBUTION_TYPES = ("float", "int", "categorical")
 
 def _param_tag(value: Any) -> str | None:
     if isinstance(value, DistributionBase):
-        return value.type  # type: ignore[attr-defined, no-any-return]
+        return value.type  # type: ignore[attr-defined]
     if isinstance(value, Mapping):
         tag = value.get("type")
         return tag if tag in DISTRIBUTION_TYPES else None
