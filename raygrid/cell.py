@@ -306,7 +306,7 @@ def run_cell(
     from raygrid.tasks import get_task
     from raygrid.train.loop import Placement
     from raygrid.unit import phases
-    from raygrid.unit.cellsweep import cell_units
+    from raygrid.unit.cellsweep import cell_units, sweep_of
     from raygrid.unit.keys import data_id, encoder_key, evaluation_key, local_content, with_local_content
     from raygrid.unit.settings import eval_settings
 
@@ -322,7 +322,18 @@ def run_cell(
         raise ConfigError(f"--output {str(output_dir)!r}: {problem}; allowed: a directory (created if missing)")
     tokenizer = load_tokenizer(spec.model, trust_remote_code=trust_remote_code)
     needed = _preflight(spec, inter_tasks, target, languages, sources)
-    units = cell_units(spec, languages, sources)
+    units = cell_units(sweep_of(
+        model=spec.model,
+        intermediate=spec.intermediate,
+        target=target.name,
+        languages=languages,
+        params={name: value for name, value in asdict(spec.overrides).items() if value is not None},
+        seed=spec.seed,
+        max_train_examples=spec.max_train_examples,
+        max_eval_examples=spec.max_eval_examples,
+        eval_split=spec.eval_split,
+        sources=sources,
+    ))  # fmt: skip
     placement = Placement(device=device)
     reused: list[str] = []
 
@@ -338,6 +349,8 @@ def run_cell(
             phase,
             tokenizer,
             sources,
+            build_data=phase_data,
+            build_model=phase_model,
             train_cap=lambda task: spec.max_train_examples,
             max_eval_examples=spec.max_eval_examples,
             data_seed=spec.seed,

@@ -12,6 +12,7 @@ No Ray: the sweep's units run in-process, as in tests/sweep/test_work.py.
 from __future__ import annotations
 
 import json
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +37,7 @@ LANGUAGES = ("de",)
 def _cell(model: Path) -> CellSpec:
     return CellSpec(
         model=str(model), intermediate="mnli", target="pawsx", languages=LANGUAGES, seed=0,
-        max_train_examples=16, max_eval_examples=8, overrides=FAST,
+        max_train_examples=8, max_eval_examples=4, overrides=FAST,
     )  # fmt: skip
 
 
@@ -47,7 +48,7 @@ def _sweep(model: Path, storage: Path) -> SweepSpec:
         {
             "name": "same",
             "model": {"name_or_path": str(model)},
-            "data": {"source": "bundled", "max_train_examples": 16, "max_eval_examples": 8},
+            "data": {"source": "bundled", "max_train_examples": 8, "max_eval_examples": 4},
             "intermediates": ["mnli"],
             "targets": [{"task": "pawsx", "languages": list(LANGUAGES)}],
             "search_space": {"intermediate": fixed, "target": fixed},
@@ -85,9 +86,15 @@ def _no_training(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_a_cell_is_the_first_trials_of_its_one_cell_sweep(tmp_path: Path) -> None:
     cell = _cell(tmp_path / "model")
-    units = cell_units(cell, LANGUAGES, SOURCES)
+    spec = sweep_of(
+        model=cell.model, intermediate=cell.intermediate, target=cell.target, languages=LANGUAGES,
+        params={k: v for k, v in asdict(cell.overrides).items() if v is not None}, seed=cell.seed,
+        max_train_examples=cell.max_train_examples, max_eval_examples=cell.max_eval_examples, sources=SOURCES,
+    )  # fmt: skip
+    units = cell_units(spec)
     written = expand(_sweep(tmp_path / "model", tmp_path))
-    assert [c.key for c in expand(sweep_of(cell, LANGUAGES, SOURCES)).cells] == [c.key for c in written.cells]
+    assert spec.fingerprint() == _sweep(tmp_path / "model", tmp_path).replace(name="cell").fingerprint()
+    assert [c.key for c in expand(spec).cells] == [c.key for c in written.cells]
     assert units.intermediate is not None and units.intermediate.key == written.cells_of(Stage.INTERMEDIATE)[0].key
     # the planner asks the sweep's first trial under the cell's key
     planner = Planner(_sweep(tmp_path / "model", tmp_path), tmp_path / "sweep")

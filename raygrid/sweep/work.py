@@ -139,6 +139,7 @@ def _train(
     reporter: Reporter,
     resume_from: Path | None,
 ) -> tuple[nn.Module, Any, Any, phases.Phase]:
+    from raygrid.cell import phase_data, phase_model
     from raygrid.models import load_tokenizer
 
     spec, unit = ctx.spec, ctx.unit
@@ -161,6 +162,8 @@ def _train(
                 phase,
                 tokenizer,
                 data_sources(spec),
+                build_data=phase_data,
+                build_model=phase_model,
                 train_cap=spec.data.train_cap,
                 max_eval_examples=spec.data.max_eval_examples,
                 data_seed=spec.seed,

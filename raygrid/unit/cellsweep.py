@@ -2,8 +2,8 @@
 
 A cell (model, intermediate entry, target, hyper-parameters, caps, seed,
 data) is the one-cell sweep whose search space fixes every hyper-parameter
-the cell overrides, with one trial per stage, the default sampler, pruner
-and direction, ``seed`` the cell's seed and confirm seeds ``(seed,)``. The
+the cell sets, with one trial per stage, the default sampler, pruner and
+direction, ``seed`` the cell's seed and confirm seeds ``(seed,)``. The
 cell's phases are that sweep's first trials:
 
 * its intermediate checkpoint is trial 0 of the sweep's intermediate cell;
@@ -17,24 +17,23 @@ sweep of that configuration finds the checkpoints ``raygrid cell
 them, and the reverse.
 
 Example:
-    >>> from raygrid.cell import CellSpec, Overrides
     >>> from raygrid.tasks import DataSources
-    >>> units = cell_units(CellSpec(model="m", intermediate="mnli", target="xnli",
-    ...                             overrides=Overrides(num_epochs=1.0)), ("de",), DataSources(bundled=True))
+    >>> units = cell_units(sweep_of(model="m", intermediate="mnli", target="xnli", languages=("de",),
+    ...                             params={"num_epochs": 1.0}, seed=0, sources=DataSources(bundled=True)))
     >>> units.spec.search_space.target.to_json(), units.target_params
     ({'num_epochs': 1.0}, {'num_epochs': 1.0})
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from raygrid.tasks.types import Split
 from raygrid.unit.keys import trial_key
 
 if TYPE_CHECKING:  # pragma: no cover
-    from raygrid.cell import CellSpec
     from raygrid.grid import Cell
     from raygrid.spec import SweepSpec
     from raygrid.tasks.sources import DataSources
@@ -76,39 +75,52 @@ class CellUnits:
         return trial_key(self.target.key, FIRST_TRIAL, self.target_params)
 
 
-def sweep_of(cell: CellSpec, languages: Sequence[str], sources: DataSources) -> SweepSpec:
-    """The one-cell sweep of ``cell`` (see the module docstring), evaluated
-    in ``languages``. Data files named one by one (``DataSources.files``)
-    have no sweep equivalent: their content keys the cell's phases
+def sweep_of(
+    *,
+    model: str,
+    intermediate: str,
+    target: str,
+    languages: Sequence[str],
+    params: Mapping[str, Any],
+    seed: int,
+    sources: DataSources,
+    max_train_examples: int | None = None,
+    max_eval_examples: int | None = None,
+    eval_split: Split | None = None,
+) -> SweepSpec:
+    """The one-cell sweep of a ``raygrid cell`` run (see the module
+    docstring): ``params`` are the hyper-parameters the cell sets (the
+    non-``None`` fields of :class:`raygrid.cell.Overrides`). Data files
+    named one by one (``DataSources.files``) have no sweep equivalent:
+    their content keys the cell's phases
     (:func:`raygrid.unit.keys.with_local_content`)."""
     from raygrid.spec import parse_spec
 
-    params = {name: value for name, value in asdict(cell.overrides).items() if value is not None}
     return parse_spec(
         {
             "name": "cell",
-            "model": {"name_or_path": cell.model},
+            "model": {"name_or_path": model},
             "data": {
                 "source": "bundled" if sources.bundled else "hub",
                 "local_dirs": [str(d) for d in sources.local_dirs],
-                "max_train_examples": cell.max_train_examples,
-                "max_eval_examples": cell.max_eval_examples,
+                "max_train_examples": max_train_examples,
+                "max_eval_examples": max_eval_examples,
             },
-            "intermediates": [cell.intermediate],
-            "targets": [{"task": cell.target, "languages": list(languages)}],
-            "search_space": {"intermediate": params, "target": params},
+            "intermediates": [intermediate],
+            "targets": [{"task": target, "languages": list(languages)}],
+            "search_space": {"intermediate": dict(params), "target": dict(params)},
             "n_trials": {"intermediate": 1, "target": 1},
-            "confirm": {"seeds": [cell.seed], "eval_split": cell.eval_split.value if cell.eval_split else None},
-            "seed": cell.seed,
+            "confirm": {"seeds": [seed], "eval_split": eval_split.value if eval_split else None},
+            "seed": seed,
         }
     )
 
 
-def cell_units(cell: CellSpec, languages: Sequence[str], sources: DataSources) -> CellUnits:
-    """The sweep units of ``cell``'s phases (see the module docstring)."""
+def cell_units(spec: SweepSpec) -> CellUnits:
+    """The units of a one-cell sweep (:func:`sweep_of`) that a ``raygrid
+    cell`` run's phases are."""
     from raygrid.grid import Stage, expand
 
-    spec = sweep_of(cell, languages, sources)
     grid = expand(spec)
     inter = next(iter(grid.cells_of(Stage.INTERMEDIATE)), None)
     target = grid.cells_of(Stage.TARGET)[0]

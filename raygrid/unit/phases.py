@@ -132,11 +132,20 @@ def find_trained(checkpoint: Location | Path | str) -> Trained | None:
     )
 
 
+#: Builds one task's encoded English training and dev data for a phase:
+#: :func:`raygrid.cell.phase_data` (its signature).
+DataBuilder = Callable[..., Any]
+#: Builds the model a phase trains: :func:`raygrid.cell.phase_model`.
+ModelBuilder = Callable[..., "nn.Module"]
+
+
 def train(
     phase: Phase,
     tokenizer: PreTrainedTokenizerBase,
     sources: DataSources,
     *,
+    build_data: DataBuilder,
+    build_model: ModelBuilder,
     train_cap: Callable[[str], int | None],
     max_eval_examples: int | None,
     data_seed: int,
@@ -148,13 +157,14 @@ def train(
 ) -> tuple[nn.Module, PhaseResult]:
     """Trains ``phase`` on English data: each task's training rows (capped
     at ``train_cap(task)``, a seeded subsample) and dev rows, from
-    ``phase.source``. The data and model come from
-    :func:`raygrid.cell.phase_data` and :func:`raygrid.cell.phase_model`."""
-    from raygrid import cell
+    ``phase.source``. The data and model come from ``build_data`` and
+    ``build_model`` (:func:`raygrid.cell.phase_data` and
+    :func:`raygrid.cell.phase_model`, looked up by the caller, so that
+    this module does not import :mod:`raygrid.cell`, which imports it)."""
     from raygrid.train.loop import train_phase
 
     data = [
-        cell.phase_data(
+        build_data(
             task,
             sources,
             tokenizer,
@@ -166,7 +176,7 @@ def train(
         )
         for task in phase.tasks
     ]
-    model = cell.phase_model(phase.source, phase.tasks, seed=phase.config.seed, trust_remote_code=trust_remote_code)
+    model = build_model(phase.source, phase.tasks, seed=phase.config.seed, trust_remote_code=trust_remote_code)
     result = train_phase(
         model, data, phase.config, tokenizer, placement=placement, callbacks=callbacks, resume_from=resume_from
     )
@@ -303,6 +313,8 @@ def attack_suite_rows(
 
 
 __all__ = [
+    "DataBuilder",
+    "ModelBuilder",
     "Phase",
     "Trained",
     "attack_suite_rows",
