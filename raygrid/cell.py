@@ -463,7 +463,7 @@ def run_cell(
 
 
 def _spec_json(spec: CellSpec) -> dict[str, Any]:
-    return json.loads(json.dumps(asdict(spec), default=str))  # type: ignore[no-any-return]
+    return json.loads(json.dumps(asdict(spec), default=str))
 
 
 def _from_rows(rows: Sequence[dict[str, Any]]) -> list[LanguageResult]:

@@ -42,7 +42,7 @@ def trial_key(cell_key: str, index: int, params: Mapping[str, Any]) -> str:
 def sources_fingerprint(sources: DataSources) -> Any:
     """Where data comes from, as JSON (the keys of a cell's evaluation run)."""
     try:
-        return json.loads(json.dumps(asdict(sources), default=str))  # type: ignore[call-overload]
+        return json.loads(json.dumps(asdict(sources), default=str))
     except TypeError:
         return repr(sources)
 

@@ -291,7 +291,7 @@ def attack_suite_rows(
     """A sweep's attack suite (``(name, params)`` pairs of the spec) on every
     language's scored split, as result rows; a family that refuses a
     language yields no rows for it (:func:`raygrid.attacks.attack_rows`)."""
-    from raygrid.attacks import attack_rows  # type: ignore[attr-defined]
+    from raygrid.attacks import attack_rows
 
     return list(
         attack_rows(
