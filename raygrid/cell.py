@@ -16,7 +16,11 @@ runs the three phases of Phang et al. (2020):
 Every phase's checkpoint lives at ``<output>/checkpoints/<key>`` where the
 key hashes everything that determines it; an existing checkpoint is reused,
 so an intermediate checkpoint is trained once for every target that starts
-from it. Result rows go to ``<output>/results`` (see :mod:`raygrid.store`).
+from it. The keys are those of the one-cell sweep of the same configuration
+(:mod:`raygrid.unit.cellsweep`): a sweep whose folder is ``<output>`` reuses
+the checkpoints a cell trained there, and the reverse. Result rows go to
+``<output>/results`` (see :mod:`raygrid.store`). The phases themselves are
+:mod:`raygrid.unit.phases`, shared with the sweep's units.
 """
 
 from __future__ import annotations
@@ -27,18 +31,21 @@ from dataclasses import asdict, dataclass, field, make_dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from raygrid import SCHEMA_VERSION, __version__
+from raygrid import SCHEMA_VERSION
 from raygrid.errors import ConfigError, one_of
-from raygrid.evaluate import LanguageResult, check_languages, evaluate_languages, to_rows
+from raygrid.evaluate import LanguageResult, check_languages, to_rows
 from raygrid.fileio import output_dir_problem
 from raygrid.hparams import SEARCHABLE
 from raygrid.hparams import problem as hparam_problem
-from raygrid.keys import stable_key
-from raygrid.layout import CHECKPOINTS_DIR, RESULTS_DIR
+from raygrid.layout import RESULTS_DIR
 from raygrid.spec.entries import ALL, NONE
 from raygrid.store import is_done, read_rows, write_run
 from raygrid.tasks.types import Role, Split, TaskSpec
 from raygrid.train.config import TrainConfig
+from raygrid.unit.keys import Needed
+from raygrid.unit.settings import doc_stride
+from raygrid.unit.keys import data_id as _data_id  # noqa: F401  (tests key local data through it)
+from raygrid.unit.keys import sources_fingerprint as _sources_fingerprint  # noqa: F401
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
@@ -92,7 +99,7 @@ def train_config(tasks: Sequence[TaskSpec], overrides: Overrides, seed: int) -> 
         "seed": seed,
     }
     values.update({k: v for k, v in asdict(overrides).items() if v is not None})
-    values["doc_stride"] = min(128, values["max_seq_length"] // 2)
+    values["doc_stride"] = doc_stride(values["max_seq_length"])
     return TrainConfig(**values)
 
 
@@ -161,13 +168,6 @@ def _default_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
-
-
-def _sources_fingerprint(sources: DataSources) -> Any:
-    try:
-        return json.loads(json.dumps(asdict(sources), default=str))  # type: ignore[call-overload]
-    except TypeError:
-        return repr(sources)
 
 
 def phase_data(
@@ -247,39 +247,6 @@ def phase_model(
     return build_multitask_model(source, heads, seed=seed, trust_remote_code=trust_remote_code)
 
 
-def _train(
-    source: str,
-    tasks: Sequence[TaskSpec],
-    config: TrainConfig,
-    tokenizer: PreTrainedTokenizerBase,
-    sources: DataSources,
-    spec: CellSpec,
-    device: str,
-    trust_remote_code: bool,
-) -> tuple[nn.Module, Any]:
-    from raygrid.train.loop import Placement, train_phase
-
-    data = [
-        phase_data(
-            task,
-            sources,
-            tokenizer,
-            config,
-            max_train_examples=spec.max_train_examples,
-            max_eval_examples=spec.max_eval_examples,
-            seed=spec.seed,
-        )
-        for task in tasks
-    ]
-    model = phase_model(source, tasks, seed=config.seed, trust_remote_code=trust_remote_code)
-    result = train_phase(model, data, config, tokenizer, placement=Placement(device=device))
-    return model, result
-
-
-#: (task, split, language, row cap) a phase reads.
-Needed = list[tuple[str, Split, str, int | None]]
-
-
 def _preflight(
     spec: CellSpec,
     inter_tasks: Sequence[TaskSpec],
@@ -317,16 +284,6 @@ def _preflight(
     return phases
 
 
-def _data_id(sources: DataSources, needed: Needed) -> Any:
-    """What a phase's key says about its data: where it comes from, and the
-    content of the user's local files it reads (so that a file edited in
-    place gives new keys). Without local files, the sources alone: keys of
-    work on the hub or the bundled fixtures are those of earlier versions."""
-    where = _sources_fingerprint(sources)
-    content = sources.local_fingerprint((task, split, language) for task, split, language, _ in needed)
-    return {"sources": where, "content": content} if content else where
-
-
 def run_cell(
     spec: CellSpec,
     output_dir: Path | str,
@@ -338,6 +295,11 @@ def run_cell(
 ) -> CellResult:
     """Runs one cell (see the module docstring) and writes its result rows.
 
+    Its phases are those of the one-cell sweep of the same configuration
+    (:mod:`raygrid.unit.cellsweep`), under that sweep's keys: a checkpoint
+    found under ``<output>/checkpoints/<key>`` is reused, whether this
+    command or a sweep (``--output`` its folder) trained it.
+
     ``trust_remote_code`` (``raygrid cell --trust-remote-code``) lets
     transformers run the code the model ships.
 
@@ -347,9 +309,13 @@ def run_cell(
         ...                   target="xnli", languages=("de", "sw")),
         ...          "runs/cell", DataSources())  # doctest: +SKIP
     """
-    from raygrid.formats import EncodeSettings, EvalSettings, HeadKind
-    from raygrid.models import build_model, load_tokenizer, load_trained, save_checkpoint
+    from raygrid.models import load_tokenizer
     from raygrid.tasks import get_task
+    from raygrid.train.loop import Placement
+    from raygrid.unit import phases
+    from raygrid.unit.cellsweep import cell_units, sweep_of
+    from raygrid.unit.keys import data_id, encoder_key, evaluation_key, local_content, with_local_content
+    from raygrid.unit.settings import eval_settings
 
     target = get_task(spec.target)
     if target.role is not Role.TARGET:
@@ -363,122 +329,102 @@ def run_cell(
         raise ConfigError(f"--output {str(output_dir)!r}: {problem}; allowed: a directory (created if missing)")
     tokenizer = load_tokenizer(spec.model, trust_remote_code=trust_remote_code)
     needed = _preflight(spec, inter_tasks, target, languages, sources)
+    units = cell_units(sweep_of(
+        model=spec.model,
+        intermediate=spec.intermediate,
+        target=target.name,
+        languages=languages,
+        params={name: value for name, value in asdict(spec.overrides).items() if value is not None},
+        seed=spec.seed,
+        max_train_examples=spec.max_train_examples,
+        max_eval_examples=spec.max_eval_examples,
+        eval_split=spec.eval_split,
+        sources=sources,
+    ))  # fmt: skip
+    placement = Placement(device=device)
     reused: list[str] = []
+
+    def run_phase(phase: phases.Phase, label: str, training: str, dev: str) -> phases.Trained:
+        checkpoint = phases.checkpoint_of(out, phase.key)
+        found = phases.find_trained(checkpoint)
+        if found is not None:
+            reused.append(str(checkpoint))
+            log(f"{label}: reusing {checkpoint}")
+            return found
+        log(f"{label}: {training}")
+        model, result = phases.train(
+            phase,
+            tokenizer,
+            sources,
+            build_data=phase_data,
+            build_model=phase_model,
+            train_cap=lambda task: spec.max_train_examples,
+            max_eval_examples=spec.max_eval_examples,
+            data_seed=spec.seed,
+            placement=placement,
+            trust_remote_code=trust_remote_code,
+        )
+        trained = phases.save(phase, model, tokenizer, result, checkpoint)
+        log(f"{label}: {dev} {_fmt_metrics(result.metrics)}")
+        return trained
 
     # Phase 2: English intermediate training (trained once per key).
     source = spec.model
     inter_ckpt: Path | None = None
     if inter_tasks:
-        config = train_config(inter_tasks, spec.overrides, spec.seed)
-        key = stable_key(
-            {
-                "kind": "intermediate",
-                "model": spec.model,
-                "tasks": [t.name for t in inter_tasks],
-                "train": config.to_dict(),
-                "max_train_examples": spec.max_train_examples,
-                "max_eval_examples": spec.max_eval_examples,
-                "data": _data_id(sources, needed["intermediate"]),
-                "schema": SCHEMA_VERSION,
-            }
+        assert units.intermediate is not None and units.intermediate_key is not None
+        inter = phases.Phase(
+            stage="intermediate",
+            key=with_local_content(units.intermediate_key, local_content(sources, needed["intermediate"])),
+            tasks=inter_tasks,
+            config=train_config(inter_tasks, spec.overrides, spec.seed),
+            model=spec.model,
+            source=spec.model,
+            cell_key=units.intermediate.key,
+            cell_name=units.intermediate.name,
         )
-        inter_ckpt = out / CHECKPOINTS_DIR / key
-        if inter_ckpt.is_dir():
-            reused.append(str(inter_ckpt))
-            log(f"intermediate {spec.intermediate}: reusing {inter_ckpt}")
-        else:
-            log(f"intermediate {spec.intermediate}: training ({', '.join(t.name for t in inter_tasks)})")
-            model, result = _train(spec.model, inter_tasks, config, tokenizer, sources, spec, device, trust_remote_code)
-            meta = {
-                "kind": "intermediate",
-                "key": key,
-                "model": spec.model,
-                "tasks": [t.name for t in inter_tasks],
-                "train": config.to_dict(),
-                "dev_metrics": result.metrics,
-                "best_step": result.best_step,
-                "steps": result.steps,
-                "raygrid_version": __version__,
-                "schema_version": SCHEMA_VERSION,
-            }
-            save_checkpoint(model, tokenizer, inter_ckpt, meta)
-            log(f"intermediate {spec.intermediate}: dev {_fmt_metrics(result.metrics)}")
+        names = ", ".join(t.name for t in inter_tasks)
+        trained = run_phase(inter, f"intermediate {spec.intermediate}", f"training ({names})", "dev")
+        inter_ckpt = trained.checkpoint.local
         source = str(inter_ckpt)
 
     # Phase 3: target fine-tuning on English data (not for retrieval tasks).
     target_ckpt: Path | None = None
     target_config: TrainConfig | None = None
-    parent = {"checkpoint_key": inter_ckpt.name} if inter_ckpt else {"model": spec.model}
-    model_for_eval: nn.Module | None = None
+    target_trained: phases.Trained | None = None
     if target.trainable:
+        assert units.target_key is not None
         target_config = train_config([target], spec.overrides, spec.seed)
-        key = stable_key(
-            {
-                "kind": "target",
-                **parent,
-                "task": target.name,
-                "train": target_config.to_dict(),
-                "max_train_examples": spec.max_train_examples,
-                "max_eval_examples": spec.max_eval_examples,
-                "data": _data_id(sources, needed["target"]),
-                "schema": SCHEMA_VERSION,
-            }
+        phase = phases.Phase(
+            stage="target",
+            key=with_local_content(units.target_key, local_content(sources, needed["intermediate"] + needed["target"])),
+            tasks=(target,),
+            config=target_config,
+            model=spec.model,
+            source=source,
+            parent=None if inter_ckpt is None else source,
+            cell_key=units.target.key,
+            cell_name=units.target.name,
         )
-        target_ckpt = out / CHECKPOINTS_DIR / key
-        from raygrid.formats import get_format
-
-        head = get_format(target.format).head
-        if target_ckpt.is_dir():
-            reused.append(str(target_ckpt))
-            log(f"target {target.name}: reusing {target_ckpt}")
-        else:
-            log(f"target {target.name}: training from {'the pretrained model' if inter_ckpt is None else source}")
-            model_for_eval, result = _train(
-                source, [target], target_config, tokenizer, sources, spec, device, trust_remote_code
-            )
-            meta = {
-                "kind": "target",
-                "key": key,
-                "parent": source,
-                "intermediate": spec.intermediate,
-                "task": target.name,
-                "train": target_config.to_dict(),
-                "dev_metrics": result.metrics,
-                "best_step": result.best_step,
-                "steps": result.steps,
-                "raygrid_version": __version__,
-                "schema_version": SCHEMA_VERSION,
-            }
-            save_checkpoint(model_for_eval, tokenizer, target_ckpt, meta)
-            log(f"target {target.name}: English dev {_fmt_metrics(result.metrics)}")
-        if model_for_eval is None:
-            model_for_eval = load_trained(target_ckpt, head, trust_remote_code=trust_remote_code)
+        start = "the pretrained model" if inter_ckpt is None else source
+        target_trained = run_phase(phase, f"target {target.name}", f"training from {start}", "English dev")
+        target_ckpt = target_trained.checkpoint.local
         eval_length = target_config.max_seq_length
         model_key = target_ckpt.name
     else:
-        model_for_eval = build_model(source, HeadKind.ENCODER, seed=spec.seed, trust_remote_code=trust_remote_code)
         eval_length = target.defaults.max_seq_length
-        model_key = stable_key({"kind": "encoder", **parent})
+        model_key = encoder_key(inter_ckpt.name if inter_ckpt else None, spec.model)
 
-    settings = EvalSettings(
-        encode=EncodeSettings(max_seq_length=eval_length, doc_stride=min(128, eval_length // 2)),
-        device=device,
-        retrieval_layer=spec.retrieval_layer,
-    )
     eval_split = spec.eval_split
-    run_key = stable_key(
-        {
-            "kind": "evaluation",
-            "model_key": model_key,
-            "task": target.name,
-            "languages": list(languages),
-            "split": eval_split.value if eval_split else None,
-            "max_eval_examples": spec.max_eval_examples,
-            "retrieval_layer": spec.retrieval_layer,
-            "seed": spec.seed,
-            "data": _data_id(sources, needed["evaluation"]),
-            "schema": SCHEMA_VERSION,
-        }
+    run_key = evaluation_key(
+        model_key=model_key,
+        task=target.name,
+        languages=languages,
+        split=eval_split,
+        max_eval_examples=spec.max_eval_examples,
+        retrieval_layer=spec.retrieval_layer,
+        seed=spec.seed,
+        data=data_id(sources, needed["evaluation"]),
     )
     results_dir = out / RESULTS_DIR
     if is_done(results_dir, run_key):
@@ -486,16 +432,19 @@ def run_cell(
         rows = read_rows(results_dir, run_keys=[run_key])
         return CellResult(spec, inter_ckpt, target_ckpt, run_key, _from_rows(rows), rows, reused + [run_key])
 
-    model_for_eval.to(device)
+    if target_trained is not None:
+        model_for_eval = phases.load(target_trained, target, trust_remote_code=trust_remote_code)
+    else:
+        model_for_eval = phases.encoder(source, seed=spec.seed, trust_remote_code=trust_remote_code)
     log(f"evaluation: {target.name} zero-shot in {len(languages)} language(s)")
-    results = evaluate_languages(
+    results = phases.zero_shot(
         model_for_eval,
         tokenizer,
         target,
         languages,
         sources,
         split=eval_split,
-        settings=settings,
+        settings=eval_settings(eval_length, device=device, retrieval_layer=spec.retrieval_layer),
         max_examples=spec.max_eval_examples,
         seed=spec.seed,
     )
@@ -521,7 +470,7 @@ def run_cell(
 
 
 def _spec_json(spec: CellSpec) -> dict[str, Any]:
-    return json.loads(json.dumps(asdict(spec), default=str))  # type: ignore[no-any-return]
+    return json.loads(json.dumps(asdict(spec), default=str))
 
 
 def _from_rows(rows: Sequence[dict[str, Any]]) -> list[LanguageResult]:

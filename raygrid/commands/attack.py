@@ -80,17 +80,17 @@ def format_table(results: list[Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raygrid.attacks.evaluate import evaluate_attacks, to_result_rows
+    from raygrid.attacks.evaluate import to_result_rows
     from raygrid.errors import ConfigError
     from raygrid.evaluate import check_languages, default_eval_split
-    from raygrid.formats import EvalSettings, get_format
-    from raygrid.keys import stable_key
     from raygrid.fileio import output_dir_problem
-    from raygrid.models import checkpoint_task, is_checkpoint, load_tokenizer, load_trained
+    from raygrid.formats import get_format
     from raygrid.layout import RESULTS_DIR
+    from raygrid.models import checkpoint_task, is_checkpoint, load_tokenizer, load_trained
     from raygrid.store import write_run
-    from raygrid.tasks import get_task, load_rows
+    from raygrid.tasks import get_task
     from raygrid.tasks.types import Split
+    from raygrid.unit import attack_key, eval_settings, phases
 
     task = get_task(args.task)
     langs = check_languages(task, args.languages)
@@ -108,8 +108,6 @@ def run(args: argparse.Namespace) -> int:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     model = load_trained(args.checkpoint, get_format(task.format).head)
     tokenizer = load_tokenizer(args.checkpoint)
-    settings = EvalSettings(device=device)
-    results = []
     out = Path(args.output)
     plan = []
     for language in langs:
@@ -124,22 +122,18 @@ def run(args: argparse.Namespace) -> int:
                 print(f"[raygrid] skipping {attack.label} for {language}: {exc}", file=sys.stderr)
         split = Split(args.split) if args.split else default_eval_split(task, language)
         plan.append((language, split, usable))
-    for language, split, usable in plan:
-        rows = load_rows(task, split, language, sources, max_examples=args.max_examples, seed=args.seed)
-        results_l = evaluate_attacks(
-            model, tokenizer, task, language, rows, usable, settings=settings, seed=args.seed, sample_dir=out / "samples"
-        )
-        results.extend((split, r) for r in results_l)
-    run_key = stable_key(
-        {
-            "kind": "attack",
-            "checkpoint": str(Path(args.checkpoint).resolve()),
-            "task": task.name,
-            "languages": list(langs),
-            "attacks": [a.label for a in attacks],
-            "seed": args.seed,
-            "max_examples": args.max_examples,
-        }
+    results = phases.attacked(
+        model, tokenizer, task, plan, sources,
+        settings=eval_settings(device=device), max_examples=args.max_examples, seed=args.seed,
+        sample_dir=out / "samples",
+    )  # fmt: skip
+    run_key = attack_key(
+        checkpoint=args.checkpoint,
+        task=task.name,
+        languages=langs,
+        attacks=[a.label for a in attacks],
+        seed=args.seed,
+        max_examples=args.max_examples,
     )
     rows_out = []
     for split, r in results:

@@ -45,6 +45,7 @@ from raygrid.spec import Direction, SweepSpec
 from raygrid.storage import Location
 from raygrid.store import is_done
 from raygrid.sweep.search import build_pruner, build_sampler
+from raygrid.unit.keys import trial_key
 
 if TYPE_CHECKING:  # pragma: no cover
     import optuna
@@ -362,7 +363,7 @@ class Planner:
         )
         trial = study.ask(fixed_distributions=space.to_optuna())
         params = {**space.fixed(), **trial.params}
-        key = stable_key({"cell": cell.key, "index": index, "params": params})
+        key = trial_key(cell.key, index, params)
         trial.set_user_attr(ATTR_UNIT, key)
         trial.set_user_attr(ATTR_CHECKPOINT, str(self.sweep_dir / CHECKPOINTS_DIR / key))
         self._carry_over(study, trial, key)

@@ -21,14 +21,15 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from raygrid import SCHEMA_VERSION, __version__
 from raygrid.grid import Cell, Stage
 from raygrid.spec import SweepSpec
 from raygrid.storage import Location, local_copy, staged_dir, working_copy
 from raygrid.store import ResultRow, is_done, write_run
-from raygrid.layout import CHECKPOINTS_DIR, RESULTS_DIR, TOKEN_CACHE_DIR, TRIALS_DIR
+from raygrid.layout import RESULTS_DIR, TOKEN_CACHE_DIR, TRIALS_DIR
 from raygrid.sweep.plan import RECORD_META, TrialRecord, Unit, UnitKind
 from raygrid.tasks.types import Split
+from raygrid.unit import phases
+from raygrid.unit.settings import eval_settings
 
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -124,47 +125,57 @@ def _tasks(ctx: UnitContext) -> list[Any]:
     return [get_task(str(cell.target))]
 
 
+def _config(ctx: UnitContext) -> Any:
+    """The unit's training config: its tasks' defaults, then its parameters."""
+    from raygrid.cell import Overrides, train_config
+
+    config = train_config(_tasks(ctx), Overrides(**ctx.unit.params), ctx.unit.seed)
+    return replace(config, compile=True) if ctx.spec.resources.compile else config
+
+
 def _train(
     ctx: UnitContext,
     placement: Placement,
     reporter: Reporter,
     resume_from: Path | None,
-) -> tuple[nn.Module, Any, Any, Any]:
-    from raygrid.cell import Overrides, phase_data, phase_model, train_config
+) -> tuple[nn.Module, Any, Any, phases.Phase]:
+    from raygrid.cell import phase_data, phase_model
     from raygrid.models import load_tokenizer
-    from raygrid.train.loop import train_phase
 
     spec, unit = ctx.spec, ctx.unit
-    tasks = _tasks(ctx)
-    config = train_config(tasks, Overrides(**unit.params), unit.seed)
-    if spec.resources.compile:
-        config = replace(config, compile=True)
     tokenizer = load_tokenizer(spec.model.name_or_path, trust_remote_code=ctx.trust_remote_code)
-    sources = data_sources(spec)
-    data = [
-        phase_data(
-            task,
-            sources,
-            tokenizer,
-            config,
-            max_train_examples=spec.data.train_cap(task.name),
-            max_eval_examples=spec.data.max_eval_examples,
-            seed=spec.seed,
-            cache_dir=token_cache_dir(ctx.sweep_dir),
-        )
-        for task in tasks
-    ]
-    source = _parent_source(unit) or spec.model.name_or_path
-    model = phase_model(source, tasks, seed=config.seed, trust_remote_code=ctx.trust_remote_code)
+    phase = phases.Phase(
+        stage=ctx.cell.stage.value,
+        key=unit.key,
+        tasks=tuple(_tasks(ctx)),
+        config=_config(ctx),
+        model=spec.model.name_or_path,
+        source=_parent_source(unit) or spec.model.name_or_path,
+        parent=unit.parent_checkpoint,
+        cell_key=ctx.cell.key,
+        cell_name=ctx.cell.name,
+    )
     with staged_dir(Location.of(ctx.sweep_dir) / "tensorboard" / ctx.cell.key / unit.key) as tensorboard:
         callback = _ReportCallback(reporter, placement.rank, tensorboard)
         try:
-            result = train_phase(
-                model, data, config, tokenizer, placement=placement, callbacks=[callback], resume_from=resume_from
+            model, result = phases.train(
+                phase,
+                tokenizer,
+                data_sources(spec),
+                build_data=phase_data,
+                build_model=phase_model,
+                train_cap=spec.data.train_cap,
+                max_eval_examples=spec.data.max_eval_examples,
+                data_seed=spec.seed,
+                placement=placement,
+                cache_dir=token_cache_dir(ctx.sweep_dir),
+                callbacks=[callback],
+                resume_from=resume_from,
+                trust_remote_code=ctx.trust_remote_code,
             )
         finally:
             callback.close()
-    return model, result, tokenizer, config
+    return model, result, tokenizer, phase
 
 
 def token_cache_dir(sweep_dir: Location | Path) -> Path:
@@ -202,10 +213,10 @@ def _hyperparameters(config: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in config.items() if k != "seed"}
 
 
-def _dev_rows(ctx: UnitContext, result: Any, fields: Mapping[str, Any]) -> list[ResultRow]:
+def _dev_rows(ctx: UnitContext, metrics: Mapping[str, float], fields: Mapping[str, Any]) -> list[ResultRow]:
     """English dev rows: ``<task>/<metric>`` of the kept weights."""
     rows = []
-    for name, value in sorted(result.metrics.items()):
+    for name, value in sorted(metrics.items()):
         if "/" not in name:
             continue
         task, metric = name.split("/", 1)
@@ -226,7 +237,10 @@ def run_unit(
     """Runs one unit; rank 0 writes its checkpoint, record and rows.
 
     A unit whose record (trials) or rows (confirm) already exist is not
-    run again: its record is returned as it is.
+    run again: its record is returned as it is. A unit whose checkpoint is
+    complete (trained by ``raygrid cell --output <this sweep>`` under the
+    same key, or before a kill) is not trained again: its record and rows
+    come from the checkpoint's metadata (and a confirm unit evaluates it).
     """
     reporter = reporter or _NullReporter()
     unit = ctx.unit
@@ -241,47 +255,32 @@ def run_unit(
         return _evaluate_encoder(ctx, placement, started)
 
     resumes = _resume_log(ctx, resume_from, placement.rank)
-    model, result, tokenizer, config = _train(ctx, placement, reporter, resume_from)
-    checkpoint = Location.of(ctx.sweep_dir) / CHECKPOINTS_DIR / unit.key
+    checkpoint = phases.checkpoint_of(ctx.sweep_dir, unit.key)
+    trained = phases.find_trained(checkpoint)  # trained by `raygrid cell`, or before a kill
+    tokenizer: Any = None
+    if trained is None or trained.objective is None:
+        model, result, tokenizer, phase = _train(ctx, placement, reporter, resume_from)
+        if placement.rank == 0:
+            trained = phases.save(phase, model, tokenizer, result, checkpoint)
+        else:
+            trained = phases.Trained(checkpoint, dict(result.metrics), float(result.objective), None, None, model)
+    assert trained.objective is not None
     record = TrialRecord(
         key=unit.key,
         status="complete",
-        objective=float(result.objective),
-        metrics={k: float(v) for k, v in result.metrics.items()},
+        objective=float(trained.objective),
+        metrics={k: float(v) for k, v in trained.metrics.items()},
         checkpoint=str(checkpoint),
         seconds=time.perf_counter() - started,
         resumed_from_steps=resumes,
     )
     if placement.rank != 0:
         return record
-    from raygrid.models import CHECKPOINT_META, save_checkpoint
-
-    if not (checkpoint / CHECKPOINT_META).is_file():
-        with staged_dir(checkpoint, last=CHECKPOINT_META) as local_checkpoint:
-            save_checkpoint(
-                model,
-                tokenizer,
-                local_checkpoint,
-                {
-                    "kind": ctx.cell.stage.value,
-                    "key": unit.key,
-                    "cell": ctx.cell.key,
-                    "cell_name": ctx.cell.name,
-                    "parent": unit.parent_checkpoint,
-                    "model": ctx.spec.model.name_or_path,
-                    "tasks": list(ctx.cell.tasks),
-                    "train": config.to_dict(),
-                    "dev_metrics": result.metrics,
-                    "best_step": result.best_step,
-                    "steps": result.steps,
-                    "raygrid_version": __version__,
-                    "schema_version": SCHEMA_VERSION,
-                },
-            )
+    config = _config(ctx)
     fields = _row_fields(ctx, str(checkpoint), config)
-    rows = _dev_rows(ctx, result, fields)
+    rows = _dev_rows(ctx, trained.metrics, fields)
     if unit.kind is UnitKind.CONFIRM:
-        rows += _zero_shot_rows(ctx, model, tokenizer, placement, fields, config.max_seq_length)
+        rows += _zero_shot_rows(ctx, trained, tokenizer, placement, fields, config.max_seq_length)
     meta = {"cell": ctx.cell.name, "params": unit.params, RECORD_META: asdict(record)}
     write_run(ctx.sweep_dir / RESULTS_DIR, unit.key, rows, meta=meta)
     record.write(ctx.sweep_dir)
@@ -321,87 +320,51 @@ def _resume_log(ctx: UnitContext, state_dir: Path | None, rank: int) -> list[int
     return [int(line) for line in lines.split()]
 
 
-def _eval_settings(placement: Placement, max_seq_length: int) -> Any:
-    from raygrid.formats import EncodeSettings, EvalSettings
-
-    return EvalSettings(
-        encode=EncodeSettings(max_seq_length=max_seq_length, doc_stride=min(128, max_seq_length // 2)),
-        device=placement.device,
-    )
+def _split(ctx: UnitContext) -> Split | None:
+    """The split the confirm stage scores (``None``: test where it exists)."""
+    return Split(ctx.spec.confirm.eval_split) if ctx.spec.confirm.eval_split else None
 
 
 def _zero_shot_rows(
     ctx: UnitContext,
-    model: nn.Module,
+    trained: phases.Trained,
     tokenizer: Any,
     placement: Placement,
     fields: Mapping[str, Any],
     max_seq_length: int,
 ) -> list[ResultRow]:
-    from raygrid.evaluate import evaluate_languages, to_rows
-    from raygrid.models import unwrap
+    """The confirm unit's zero-shot rows, clean and under the spec's attacks."""
+    from raygrid.evaluate import to_rows
+    from raygrid.models import load_tokenizer, unwrap
     from raygrid.tasks import get_task
 
     spec, cell = ctx.spec, ctx.cell
     task = get_task(str(cell.target))
-    split = Split(spec.confirm.eval_split) if spec.confirm.eval_split else None
-    inner = unwrap(model)
-    results = evaluate_languages(
-        inner,
-        tokenizer,
-        task,
-        cell.languages,
-        data_sources(spec),
-        split=split,
-        settings=_eval_settings(placement, max_seq_length),
-        max_examples=spec.data.max_eval_examples,
-        seed=spec.seed,
-    )
+    if tokenizer is None:
+        tokenizer = load_tokenizer(spec.model.name_or_path, trust_remote_code=ctx.trust_remote_code)
+    model = unwrap(phases.load(trained, task, trust_remote_code=ctx.trust_remote_code))
+    settings = eval_settings(max_seq_length, device=placement.device)
+    sources = data_sources(spec)
+    results = phases.zero_shot(
+        model, tokenizer, task, cell.languages, sources,
+        split=_split(ctx), settings=settings, max_examples=spec.data.max_eval_examples, seed=spec.seed,
+    )  # fmt: skip
     rows = to_rows(results, run_key=ctx.unit.key, task=task.name, **fields)
-    rows += _attack_rows(ctx, inner, tokenizer, placement, fields, max_seq_length, [r.split for r in results])
+    if spec.attacks:
+        with staged_dir(Location.of(ctx.sweep_dir) / "samples" / ctx.unit.key) as sample_dir:
+            rows += phases.attack_suite_rows(
+                model, tokenizer, task, cell.languages, [r.split for r in results],
+                [(a.name, dict(a.params)) for a in spec.attacks], sources,
+                settings=settings, max_examples=spec.data.max_eval_examples, seed=ctx.unit.seed,
+                run_key=ctx.unit.key, sample_dir=sample_dir, fields=fields,
+            )  # fmt: skip
     return rows
-
-
-def _attack_rows(
-    ctx: UnitContext,
-    model: nn.Module,
-    tokenizer: Any,
-    placement: Placement,
-    fields: Mapping[str, Any],
-    max_seq_length: int,
-    splits: list[Split],
-) -> list[ResultRow]:
-    """The attack suite of the spec on every language (``raygrid.attacks``)."""
-    spec, cell = ctx.spec, ctx.cell
-    if not spec.attacks:
-        return []
-    from raygrid.attacks import attack_rows  # type: ignore[attr-defined]
-
-    with staged_dir(Location.of(ctx.sweep_dir) / "samples" / ctx.unit.key) as sample_dir:
-        return list(
-            attack_rows(
-                model=model,
-                tokenizer=tokenizer,
-                task=str(cell.target),
-                languages=cell.languages,
-                splits=splits,
-                attacks=[(a.name, dict(a.params)) for a in spec.attacks],
-                sources=data_sources(spec),
-                settings=_eval_settings(placement, max_seq_length),
-                seed=ctx.unit.seed,
-                max_examples=spec.data.max_eval_examples,
-                run_key=ctx.unit.key,
-                sample_dir=sample_dir,
-                fields=dict(fields),
-            )
-        )
 
 
 def _evaluate_encoder(ctx: UnitContext, placement: Placement, started: float) -> TrialRecord:
     """Retrieval targets: the intermediate encoder, evaluated as it is."""
-    from raygrid.evaluate import evaluate_languages, to_rows
-    from raygrid.formats import HeadKind
-    from raygrid.models import build_model, load_tokenizer
+    from raygrid.evaluate import to_rows
+    from raygrid.models import load_tokenizer
     from raygrid.tasks import get_task
 
     spec, unit, cell = ctx.spec, ctx.unit, ctx.cell
@@ -411,22 +374,12 @@ def _evaluate_encoder(ctx: UnitContext, placement: Placement, started: float) ->
     if placement.rank != 0:
         return record
     tokenizer = load_tokenizer(spec.model.name_or_path, trust_remote_code=ctx.trust_remote_code)
-    model = build_model(
-        _parent_source(unit) or source, HeadKind.ENCODER, seed=unit.seed, trust_remote_code=ctx.trust_remote_code
-    )
-    model.to(placement.device)
-    split = Split(spec.confirm.eval_split) if spec.confirm.eval_split else None
-    results = evaluate_languages(
-        model,
-        tokenizer,
-        task,
-        cell.languages,
-        data_sources(spec),
-        split=split,
-        settings=_eval_settings(placement, task.defaults.max_seq_length),
-        max_examples=spec.data.max_eval_examples,
-        seed=spec.seed,
-    )
+    model = phases.encoder(_parent_source(unit) or source, seed=unit.seed, trust_remote_code=ctx.trust_remote_code)
+    results = phases.zero_shot(
+        model, tokenizer, task, cell.languages, data_sources(spec),
+        split=_split(ctx), settings=eval_settings(task.defaults.max_seq_length, device=placement.device),
+        max_examples=spec.data.max_eval_examples, seed=spec.seed,
+    )  # fmt: skip
     rows = to_rows(results, run_key=unit.key, task=task.name, **_row_fields(ctx, source, None))
     record.seconds = time.perf_counter() - started
     write_run(ctx.sweep_dir / RESULTS_DIR, unit.key, rows, meta={"cell": cell.name, RECORD_META: asdict(record)})

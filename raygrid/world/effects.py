@@ -1,8 +1,9 @@
 """The three effects of the world, measured through raygrid's own code path.
 
-Each function runs :func:`raygrid.cell.run_cell` (and, for attacks,
-:func:`raygrid.attacks.evaluate.evaluate_attacks` on the cell's trained
-model), exactly as a sweep would, on the world's data and model:
+Each function runs :func:`raygrid.cell.run_cell` (and, for attacks, the
+attacked zero-shot phase of :mod:`raygrid.unit.phases` on the cell's
+trained model), the phases a sweep's units run, on the world's data and
+model:
 
 * :func:`zero_shot` -- ``none -> xnli``: English MNLI training, zero-shot
   accuracy per language (chance: 1/3);
@@ -157,26 +158,27 @@ def attack_drop(
 ) -> dict[str, dict[str, tuple[float, float]]]:
     """``attack -> language -> (clean accuracy, robust accuracy)`` of the ``none -> xnli`` model."""
     from raygrid.attacks import get_attack
-    from raygrid.attacks.evaluate import evaluate_attacks
-    from raygrid.formats import EncodeSettings, EvalSettings
-    from raygrid.models import load_tokenizer, load_trained
-    from raygrid.tasks import get_task, load_rows
+    from raygrid.models import load_tokenizer
+    from raygrid.tasks import get_task
+    from raygrid.unit import eval_settings, phases
 
     cell = run_cell(_xnli_spec(model_dir, seed, settings), out, _sources(data_dir), device="cpu")  # reused if trained
     assert cell.target_checkpoint is not None
     task = get_task("xnli")
-    from raygrid.formats import get_format
-
-    model = load_trained(cell.target_checkpoint, get_format(task.format).head)
+    trained = phases.find_trained(cell.target_checkpoint)
+    assert trained is not None
+    model = phases.load(trained, task)
     tokenizer = load_tokenizer(str(cell.target_checkpoint))
-    length = settings.xnli.max_seq_length or 64
-    eval_settings = EvalSettings(encode=EncodeSettings(max_seq_length=length, doc_stride=length // 2), device="cpu")
     built = [get_attack(a["name"], **dict(a.get("params", {}))) for a in attacks]
+    plan = [(language, Split.TEST, built) for language in ("en", *XNLI_LANGUAGES)]
+    results = phases.attacked(
+        model, tokenizer, task, plan, _sources(data_dir),
+        settings=eval_settings(settings.xnli.max_seq_length or 64, device="cpu"),
+        max_examples=settings.max_eval_examples, seed=seed, sample_dir=None,
+    )  # fmt: skip
     out_map: dict[str, dict[str, tuple[float, float]]] = {}
-    for language in ("en", *XNLI_LANGUAGES):
-        rows = load_rows(task, Split.TEST, language, _sources(data_dir), max_examples=settings.max_eval_examples, seed=seed)
-        for result in evaluate_attacks(model, tokenizer, task, language, rows, built, settings=eval_settings, seed=seed):
-            out_map.setdefault(result.attack, {})[language] = (result.clean_accuracy, result.robust_accuracy)
+    for _, result in results:
+        out_map.setdefault(result.attack, {})[result.language] = (result.clean_accuracy, result.robust_accuracy)
     return out_map
 
 

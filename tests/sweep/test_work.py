@@ -36,7 +36,9 @@ def tiny_spec(model: Path, storage: Path, **extra):  # type: ignore[no-untyped-d
     return parse_spec(data)
 
 
-def test_units_in_process_write_checkpoints_records_and_rows(tiny_model_dir: Path, tmp_path: Path) -> None:
+def test_units_in_process_write_checkpoints_records_and_rows(
+    tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     spec = tiny_spec(tiny_model_dir, tmp_path)
     sweep = tmp_path / "tiny"
     planner = Planner(spec, sweep)
@@ -82,6 +84,29 @@ def test_units_in_process_write_checkpoints_records_and_rows(tiny_model_dir: Pat
             record_file.unlink()
             Planner(spec, sweep)
             assert record_file.read_bytes() == written
+    # a kill between a unit's checkpoint and its rows: the rerun reuses the checkpoint (no
+    # training) and writes the same record and rows
+    import json
+
+    import raygrid.cell
+
+    def no_training(*args, **kwargs):  # type: ignore[no-untyped-def]
+        raise AssertionError("retrained a unit whose checkpoint is complete")
+
+    monkeypatch.setattr(raygrid.cell, "phase_model", no_training)
+    unit = ran[0][1]
+    record_file = sweep / "trials" / f"{unit.key}.json"
+    before = json.loads(record_file.read_text())
+    rows_before = read_rows(sweep / "results", run_keys=[unit.key])
+    record_file.unlink()
+    (sweep / "results" / "_runs" / f"{unit.key}.json").unlink()
+    for path in (sweep / "results").rglob(f"{unit.key}.parquet"):
+        path.unlink()
+    rerun = run_unit(UnitContext(spec, sweep, unit, planner.grid.by_key[unit.cell_key]), Placement())
+    after = json.loads(record_file.read_text())
+    assert {k: v for k, v in after.items() if k != "seconds"} == {k: v for k, v in before.items() if k != "seconds"}
+    assert rerun.objective == before["objective"]
+    assert read_rows(sweep / "results", run_keys=[unit.key]) == rows_before
 
 
 def test_per_task_training_caps_reach_each_phase(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
