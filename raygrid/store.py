@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from raygrid import SCHEMA_VERSION
+from raygrid.version import SCHEMA_VERSION
 from raygrid.errors import DataError
 from raygrid.layout import INDEX_DIR, RUNS_DIR
 from raygrid.storage import Location
