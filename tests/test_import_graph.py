@@ -9,10 +9,13 @@ resolved against the importing module's package; ``from pkg import name``
 is an edge to ``pkg.name`` when that is a module, else to ``pkg``.
 Imports under ``if TYPE_CHECKING:`` are not edges (they never run).
 
-Importing ``a.b.c`` also imports its packages ``a`` and ``a.b``; those
-implicit edges are left out, since a package's ``__init__`` re-exporting its
-own submodules is the normal layout and not a tangle. A cycle through
-explicit imports is reported with its modules in order.
+Importing ``a.b.c`` first runs the ``__init__`` of its packages ``a`` and
+``a.b``. From a module outside ``a.b`` that is an edge to ``a.b`` too: when
+``a/b/__init__`` imports a module that imports the importer back, the
+importer is found half-initialised (a cycle). From inside ``a.b`` it is not
+an edge: the package is then already being initialised, the normal layout
+of a package whose ``__init__`` re-exports its own submodules. A cycle is
+reported with its modules in order.
 """
 
 from __future__ import annotations
@@ -81,7 +84,18 @@ def edges(name: str, path: Path, known: dict[str, Path]) -> set[str]:
                 target = target.rpartition(".")[0]
             if target and target != name:
                 out.add(target)
+                out.update(_outer_packages(name, target))
     return out
+
+
+def _outer_packages(importer: str, target: str) -> Iterator[str]:
+    """The packages whose ``__init__`` importing ``target`` from ``importer`` runs
+    and that ``importer`` is not inside (the top-level package never counts)."""
+    parts = target.split(".")
+    for depth in range(2, len(parts)):
+        package = ".".join(parts[:depth])
+        if not (importer == package or importer.startswith(package + ".")):
+            yield package
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -131,6 +145,10 @@ def test_the_walker_sees_module_and_function_level_imports(tmp_path: Path) -> No
     )
     known = dict.fromkeys(["pkg", "pkg.mod", "pkg.b", "pkg.c", "pkg.d", "pkg.e"], source)
     assert edges("pkg.mod", source, known) == {"pkg.b", "pkg.d", "pkg.e"}
+    known.update(dict.fromkeys(["pkg.sub", "pkg.sub.leaf", "pkg.other"], source))
+    source.write_text("from pkg.sub.leaf import x\n", encoding="utf-8")
+    assert edges("pkg.other", source, known) == {"pkg.sub.leaf", "pkg.sub"}  # pkg/sub/__init__ runs first
+    assert edges("pkg.sub.mod", source, known) == {"pkg.sub.leaf"}  # already initialising
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
     assert find_cycle({"a": {"b"}, "b": set()}) is None
 
