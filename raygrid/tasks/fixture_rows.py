@@ -376,7 +376,7 @@ def build_tydiqa(job: Job) -> list[dict[str, Any]]:
 # -- multiple choice
 
 
-def _choice_rows(job: Job, k: int) -> Iterator[tuple[int, int, list[str], int]]:
+def _choice_rows(job: Job, k: int) -> Iterator[tuple[int, int, list[int], int]]:
     """(index, line, k candidate line indices with the right one at ``label``, label)."""
     n = len(corpus(job.language))
     rng = job.rng("choices")
