@@ -26,13 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from raygrid.version import __version__
 from raygrid.errors import ConfigError
+from raygrid.layout import RESULTS_DIR, SPEC_FILE, SWEEP_FILE, TUNE_DIR
 from raygrid.spec import SweepSpec, check_storage
 from raygrid.storage import Location, storage_problem
 from raygrid.sweep.folder import read_spec_file, started_spec
-
-from raygrid.layout import RESULTS_DIR, SPEC_FILE, SWEEP_FILE, TUNE_DIR
+from raygrid.version import __version__
 
 
 def resolve_paths(spec: SweepSpec) -> SweepSpec:
