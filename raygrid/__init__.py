@@ -8,12 +8,7 @@ modules (models, training, evaluation, the sweep) are imported where used.
 from __future__ import annotations
 
 from raygrid.errors import RaygridError
-
-__version__ = "0.1.0"
-
-#: Bumped whenever a change alters what a unit of work computes or how its
-#: results are laid out; it is part of every run key.
-SCHEMA_VERSION = 1
+from raygrid.version import SCHEMA_VERSION, __version__
 
 __all__ = ["RaygridError", "SCHEMA_VERSION", "__version__", "best_config"]
 

@@ -45,6 +45,8 @@ import signal
 from dataclasses import dataclass
 from pathlib import Path
 
+from raygrid.layout import INDEX_DIR, RUNS_DIR, TRIALS_DIR
+
 FAULT_ENV = "RAYGRID_FAULT"
 FAULT_DIR_ENV = "RAYGRID_FAULT_DIR"
 FAULT_PGID_ENV = "RAYGRID_FAULT_PGID"
@@ -143,9 +145,6 @@ def at_write(path: str | os.PathLike[str]) -> None:
 
 def write_point(path: str) -> str:
     """The fault point of writing ``path``: its folder in the sweep's layout."""
-    from raygrid.store import INDEX_DIR, RUNS_DIR
-    from raygrid.sweep.plan import TRIALS_DIR
-
     parts = Path(path).parts
     if len(parts) >= 2 and parts[-2] == TRIALS_DIR and path.endswith(".json"):
         return "record.write"

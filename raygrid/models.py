@@ -255,6 +255,29 @@ def load_trained(path: str | os.PathLike[str], head: HeadKind, *, trust_remote_c
     return model
 
 
+def load_masked_lm(source: str | os.PathLike[str]) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """A masked language model with its trained MLM head, in eval mode, and
+    its tokenizer (the proposal model of :mod:`raygrid.attacks.mlm`).
+
+    Raises:
+        ModelError: ``source`` cannot be loaded, or its checkpoint has no
+            trained MLM head (a fine-tuned classifier, say).
+    """
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    _quiet_transformers()
+    name = str(source)
+    try:
+        model, info = AutoModelForMaskedLM.from_pretrained(name, output_loading_info=True)
+        tokenizer = AutoTokenizer.from_pretrained(name)
+    except _load_errors() as exc:
+        raise ModelError(f"cannot load a masked LM from {name!r}: {_first_line(exc)}") from None
+    if any("lm_head" in k or "predictions" in k for k in info.get("missing_keys", [])):
+        raise ModelError(f"{name!r} has no trained MLM head")
+    model.eval()
+    return model, tokenizer
+
+
 def _state_dict_files(path: Path) -> list[Path]:
     index = path / "model.safetensors.index.json"
     if index.is_file():
@@ -418,6 +441,7 @@ __all__: Sequence[str] = [
     "build_multitask_model",
     "encoder_state_dict",
     "is_checkpoint",
+    "load_masked_lm",
     "load_tokenizer",
     "load_trained",
     "read_checkpoint_meta",

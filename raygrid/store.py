@@ -25,10 +25,10 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from raygrid import SCHEMA_VERSION
 from raygrid.errors import DataError
 from raygrid.layout import INDEX_DIR, RUNS_DIR
 from raygrid.storage import Location
+from raygrid.version import SCHEMA_VERSION
 
 Where = Location | Path | str
 

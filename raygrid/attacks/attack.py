@@ -44,6 +44,14 @@ class Mode(str, Enum):
     WHITE_BOX = "white_box"
 
 
+class Edits(str, Enum):
+    """What an attack family changes: the text the model reads, or (white
+    box only) the input embeddings, leaving no text to show or count."""
+
+    TEXT = "text"
+    EMBEDDINGS = "embeddings"
+
+
 def example_seed(seed: int, attack: str, language: str, key: object) -> int:
     """A 64-bit seed from ``(seed, attack, language, key)`` (SHA-256).
 
@@ -82,13 +90,16 @@ class Attack:
         name: the registry name (``char_noise``, ...).
         mode: fixed, adaptive or white box.
         params: the parameters it was built with (for :attr:`label`).
-        build: language -> transformation (``None`` for embedding PGD).
+        build: language -> transformation; ``None`` for a family that
+            edits embeddings.
         rate: fixed mode: fraction of a row's words edited (at least one).
         max_fraction: constraint of the adaptive and white-box modes: at
             most this fraction of a row's words changed (at least one).
         query_budget: adaptive: model queries per example, at most.
         candidates_per_word: adaptive: edits tried per word.
         extra: family-specific settings (thresholds, epsilons, MLM path).
+        edits: what the family changes: text (every family with a
+            transformation) or embeddings.
     """
 
     name: str
@@ -100,12 +111,16 @@ class Attack:
     query_budget: int = 200
     candidates_per_word: int = 8
     extra: Mapping[str, Any] = field(default_factory=dict)
+    edits: Edits = Edits.TEXT
     _cache: dict[str, Transformation] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         for name, value in (("rate", self.rate), ("max_fraction", self.max_fraction)):
             if not 0 < value <= 1:
                 raise ConfigError(f"attack {self.name!r}: {name} {value!r}; allowed: 0 < {name} <= 1")
+        if (self.build is None) != (self.edits is Edits.EMBEDDINGS):
+            raise ConfigError(f"attack {self.name!r}: a family that edits {self.edits.value} needs "
+                              f"{'no' if self.edits is Edits.EMBEDDINGS else 'a'} transformation")  # fmt: skip
         if self.query_budget < 1 or self.candidates_per_word < 1:
             raise ConfigError(f"attack {self.name!r}: query_budget and candidates_per_word must be >= 1")
 
@@ -123,7 +138,7 @@ class Attack:
         cannot perturb raises a one-line ConfigError)."""
         cached = self._cache.get(language)
         if cached is None:
-            if self.build is None:
+            if self.build is None:  # Edits.EMBEDDINGS (checked in __post_init__)
                 raise ConfigError(f"attack {self.name!r} perturbs embeddings, not text")
             cached = self.build(language)
             cached.check_language(language)
@@ -131,7 +146,7 @@ class Attack:
         return cached
 
     def check_language(self, language: str) -> None:
-        if self.build is not None:
+        if self.edits is Edits.TEXT:
             self.transformation(language)
         else:
             from raygrid.attacks.scripts import language_script
@@ -141,7 +156,7 @@ class Attack:
     def document(
         self, row: Mapping[str, Any], format: FormatName | str, language: str, *, label_names: Sequence[str] | None = None
     ) -> Document:
-        t = self.transformation(language) if self.build is not None else None
+        t = self.transformation(language) if self.edits is Edits.TEXT else None
         segmenter = getattr(t, "segment", None)
         return build_document(
             row, format, language, segmenter=segmenter, label_names=label_names, fields=self.extra.get("fields")
@@ -163,7 +178,7 @@ class Attack:
     ) -> Perturbed:
         """The fixed perturbation of one row (any mode's transformation, drawn
         at random from the example's seed)."""
-        if self.build is None:
+        if self.edits is Edits.EMBEDDINGS:
             raise ConfigError(f"attack {self.name!r} perturbs embeddings, not text")
         doc = self.document(row, format, language, label_names=label_names)
         rng = example_rng(seed, self.label, language, key)
@@ -208,4 +223,4 @@ def perturb_words(doc: Document, transformation: Transformation, rng: random.Ran
     return edits
 
 
-__all__ = ["Attack", "Mode", "Perturbed", "example_rng", "example_seed", "perturb_words"]
+__all__ = ["Attack", "Edits", "Mode", "Perturbed", "example_rng", "example_seed", "perturb_words"]

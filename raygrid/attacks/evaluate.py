@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from raygrid.attacks.attack import Attack, Mode, example_rng
+from raygrid.attacks.attack import Attack, Edits, Mode, example_rng
 from raygrid.attacks.goals import goal_for
 from raygrid.attacks.metrics import ATTACK_METRICS, FAILED, SKIPPED, SUCCESSFUL, Outcome, counts, summarize
 from raygrid.attacks.search import greedy_search
@@ -144,7 +144,7 @@ def evaluate_attacks(
             preds = [goal.prediction(o) for o in outs]
             summary["clean_accuracy"] = float(clean_metric)
             summary["robust_accuracy"] = float(fmt.score(preds, RowTable(finals), task, language=language)[task.metric])  # type: ignore[arg-type]
-        if attack.name == "embedding_pgd":
+        if attack.edits is Edits.EMBEDDINGS:
             summary["mean_words_perturbed"] = math.nan  # no words: the perturbation is in embedding space
         result = AttackResult(
             attack=attack.label,
@@ -296,7 +296,7 @@ def attack_rows(
     yields no rows for that (language, attack) pair instead of failing the
     whole unit: the spec applies one suite to every language.
     """
-    from raygrid.attacks import get_attack
+    from raygrid.attacks.registry import get_attack
     from raygrid.errors import ConfigError
     from raygrid.tasks import get_task, load_rows
 

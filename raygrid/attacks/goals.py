@@ -26,6 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from raygrid.formats.qa_metrics import gold_answers, qa_f1
 from raygrid.tasks.types import FormatName
 
 
@@ -64,8 +65,6 @@ class QAF1Below:
     threshold: float = 0.5
 
     def _f1(self, answer: str, row: Mapping[str, Any]) -> float:
-        from raygrid.formats.span_qa import gold_answers, qa_f1
-
         return max(qa_f1(answer, gold, self.language) for gold in gold_answers(row["answers"]))
 
     def skipped(self, clean: str, row: Mapping[str, Any]) -> bool:

@@ -46,18 +46,14 @@ def resolve_mlm_source(model: Any) -> str:
 
 @functools.lru_cache(maxsize=4)
 def load_mlm(source: str) -> tuple[Any, Any]:
-    """(masked LM, tokenizer) of ``source``; an error when it has no MLM head."""
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
+    """(masked LM, tokenizer) of ``source`` (:func:`raygrid.models.load_masked_lm`),
+    cached; an error when it has no MLM head."""
+    from raygrid.models import load_masked_lm
 
     try:
-        model, info = AutoModelForMaskedLM.from_pretrained(source, output_loading_info=True)
-        tokenizer = AutoTokenizer.from_pretrained(source)
-    except (OSError, ValueError) as exc:
-        raise ModelError(f"mlm_substitute: cannot load a masked LM from {source!r}: {str(exc).splitlines()[0]}") from None
-    if any("lm_head" in k or "predictions" in k for k in info.get("missing_keys", [])):
-        raise ModelError(f"mlm_substitute: {source!r} has no trained MLM head; pass mlm=PATH_OR_HUB_ID of a masked LM")
-    model.eval()
-    return model, tokenizer
+        return load_masked_lm(source)
+    except ModelError as exc:
+        raise ModelError(f"mlm_substitute: {exc}; pass mlm=PATH_OR_HUB_ID of a masked LM") from None
 
 
 @dataclass

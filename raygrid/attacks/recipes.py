@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from raygrid.attacks.attack import Attack, Mode
+from raygrid.attacks.attack import Attack, Edits, Mode
 from raygrid.attacks.transformations import CHAR_OPS, CharNoise, CodeSwitch, Diacritics, Homoglyph, Invisible
 from raygrid.attacks.tables import INVISIBLES
 from raygrid.errors import ConfigError, one_of
@@ -33,9 +33,20 @@ def _mode(name: str, mode: str, allowed: tuple[Mode, ...]) -> Mode:
     return value  # type: ignore[return-value]
 
 
-def _attack(name: str, mode: Mode, build: Any, given: dict[str, Any], search: dict[str, Any], **extra: Any) -> Attack:
+def _attack(
+    name: str,
+    mode: Mode,
+    build: Any,
+    given: dict[str, Any],
+    search: dict[str, Any],
+    *,
+    edits: Edits = Edits.TEXT,
+    **extra: Any,
+) -> Attack:
     params = {k: v for k, v in given.items() if v is not None}
-    return Attack(name=name, mode=mode, params=params, build=build, extra=extra, **{**_SEARCH_DEFAULTS, **search})
+    return Attack(
+        name=name, mode=mode, params=params, build=build, extra=extra, edits=edits, **{**_SEARCH_DEFAULTS, **search}
+    )
 
 
 def _split(params: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -243,6 +254,7 @@ def embedding_pgd(
         None,
         given,
         {},
+        edits=Edits.EMBEDDINGS,
         epsilon=epsilon,
         norm=norm,
         steps=steps,

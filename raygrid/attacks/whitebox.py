@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from raygrid.attacks import scripts as sc
-from raygrid.attacks.attack import Attack
+from raygrid.attacks.attack import Attack, Edits
 from raygrid.attacks.metrics import FAILED, SKIPPED, SUCCESSFUL, Outcome
 from raygrid.attacks.segment import words as segment_words
 from raygrid.errors import ConfigError
@@ -79,8 +79,10 @@ def _encode(victim: Any, rows: Sequence[Mapping[str, Any]]) -> Any:
 def run_white_box(
     attack: Attack, victim: Any, goal: Any, data: list[dict[str, Any]], clean: list[Any], skipped: list[bool], language: str, *, seed: int
 ) -> tuple[list[dict[str, Any]], list[Any], list[Outcome]]:
+    """Runs a white-box attack: PGD for a family that edits embeddings,
+    HotFlip token flips for one that edits text."""
     _require_classification(attack, victim)
-    if attack.name == "embedding_pgd":
+    if attack.edits is Edits.EMBEDDINGS:
         return _pgd(attack, victim, data, clean, skipped)
     return _hotflip(attack, victim, goal, data, clean, skipped, language)
 

@@ -26,12 +26,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from raygrid import __version__
 from raygrid.errors import ConfigError
-from raygrid.spec import SweepSpec, check_storage, load_spec, parse_spec, parse_spec_text
-from raygrid.storage import Location, storage_problem
-
 from raygrid.layout import RESULTS_DIR, SPEC_FILE, SWEEP_FILE, TUNE_DIR
+from raygrid.spec import SweepSpec, check_storage
+from raygrid.storage import Location, storage_problem
+from raygrid.sweep.folder import read_spec_file, started_spec
+from raygrid.version import __version__
 
 
 def resolve_paths(spec: SweepSpec) -> SweepSpec:
@@ -89,17 +89,6 @@ def _check_reachable(sweep_dir: Location) -> None:
         raise ConfigError(f"{sweep_dir}: {problem}")
 
 
-def read_spec_file(where: Location) -> SweepSpec:
-    """:func:`raygrid.spec.load_spec` of a spec file, local or on S3."""
-    if not where.remote:
-        return load_spec(where.local)
-    try:
-        text = where.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"{where}: no such file; allowed: a sweep folder's {SPEC_FILE}") from None
-    return parse_spec_text(text, source=str(where))
-
-
 def _spec_yaml(spec: SweepSpec) -> str:
     import yaml
 
@@ -114,18 +103,6 @@ def _check_same(started: SweepSpec, spec: SweepSpec, sweep_dir: Location) -> Non
             f"{sweep_dir}: the sweep was started with another spec; changed: {changed}; "
             "resume it unchanged, or give the new spec another --name"
         )
-
-
-def started_spec(sweep_dir: Location) -> SweepSpec:
-    """The spec a sweep folder was started with (its ``sweep.json``)."""
-    meta_path = sweep_dir / SWEEP_FILE
-    try:
-        meta = json.loads(meta_path.read_bytes())
-    except (OSError, ValueError):  # ValueError: bad JSON, or not UTF-8
-        raise ConfigError(f"{sweep_dir}: not a sweep folder (no readable {SWEEP_FILE})") from None
-    if not isinstance(meta, dict) or not isinstance(meta.get("spec"), dict):
-        raise ConfigError(f"{meta_path}: not a sweep file (no 'spec' mapping); allowed: the {SWEEP_FILE} that `raygrid run` wrote")
-    return parse_spec(meta["spec"], source=str(meta_path))
 
 
 @dataclass(frozen=True)

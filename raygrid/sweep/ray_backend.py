@@ -46,6 +46,7 @@ import os
 import sys
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +63,7 @@ from raygrid.storage import Location
 from raygrid.sweep import retention
 from raygrid.sweep.cluster import TRIAL_RESOURCE, autoscaler_node_groups, check_resources, start_ray, with_autoscaling
 from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit
-from raygrid.sweep.segments import default_segment_trials
+from raygrid.sweep.segment_size import default_segment_trials
 
 OBJECTIVE = "objective"
 
@@ -101,7 +102,7 @@ class _TrainReporter:
 
 def _unit_context(config: Mapping[str, Any]) -> Any:
     from raygrid.grid import expand
-    from raygrid.sweep.driver import read_spec_file
+    from raygrid.sweep.folder import read_spec_file
     from raygrid.sweep.work import UnitContext
 
     sweep_dir = Location.of(config["sweep_dir"])
@@ -188,9 +189,6 @@ def remove_train_run(sweep_dir: Location, key: str) -> None:
 
 # -- the searcher and the scheduler -----------------------------------------------------------
 
-_SEARCHER: dict[str, Any] = {}
-
-
 class CellSearcher(Searcher):
     """Tune searcher over :class:`Planner`'s units (one Optuna study per cell).
 
@@ -220,7 +218,6 @@ class CellSearcher(Searcher):
         self.started_at = time.time()
         self.finished_seconds: list[float] = []
         self._planner: Planner | None = None
-        _SEARCHER["current"] = self  # the progress display reads it (driver process only)
 
     @property
     def planner(self) -> Planner:
@@ -463,9 +460,12 @@ def trim_trial(trial: Any) -> None:
 
 class ProgressCallback(tune.Callback):
     """A live progress line: cells done/total, trials running, best per cell,
-    elapsed and estimated time left."""
+    elapsed and estimated time left, read from the experiment's ``searcher``."""
 
-    def __init__(self, every_s: float = 10.0, stream: Any = None, started: float | None = None) -> None:
+    def __init__(
+        self, searcher: CellSearcher | None, every_s: float = 10.0, stream: Any = None, started: float | None = None
+    ) -> None:
+        self.searcher = searcher
         self.every_s = every_s
         self.stream = stream
         self._last = 0.0
@@ -477,7 +477,7 @@ class ProgressCallback(tune.Callback):
             return
         self._last = now
         print(progress_line(trials_hint=sum(t.status == "RUNNING" for t in trials), started=self._started,
-                            searcher=_SEARCHER.get("current")), file=self.stream or sys.stderr, flush=True)  # fmt: skip
+                            searcher=self.searcher), file=self.stream or sys.stderr, flush=True)  # fmt: skip
 
 
 def progress_line(*, trials_hint: int, started: float, searcher: CellSearcher | None) -> str:
@@ -520,7 +520,16 @@ def _remaining_units(searcher: CellSearcher) -> int:
 # -- the driver -----------------------------------------------------------------------------------------
 
 
-def run_tuner(
+@dataclass(frozen=True)
+class Experiment:
+    """One Tune experiment that ran: Tune's results and the searcher that
+    handed out its units (after ``fit``: its final state)."""
+
+    results: Any  # ray.tune.ResultGrid
+    searcher: CellSearcher
+
+
+def run_experiment(
     spec: SweepSpec,
     sweep_dir: Location | Path,
     *,
@@ -530,7 +539,7 @@ def run_tuner(
     segment_trials: int | None = 0,
     started: float | None = None,
     trust_remote_code: bool = False,
-) -> Any:
+) -> Experiment:
     """Runs a fresh Tune experiment of the sweep to its end: the end of the
     sweep, or of a segment of ``segment_trials`` units (``None``:
     :func:`default_segment_trials`; 0: no limit).
@@ -557,7 +566,6 @@ def run_tuner(
     trainable = tune.with_resources(trial_function or _trial, {"CPU": 0, TRIAL_RESOURCE: 0.01})
     if segment_trials is None:
         segment_trials = default_segment_trials(concurrency)
-    callbacks: list[Any] = [TrimFinishedTrials()] + ([] if quiet else [ProgressCallback(started=started)])
     # Tune's own CSV/JSON/TensorBoard logger per trial: raygrid writes its
     # records and TensorBoard curves itself (<sweep>/trials, <sweep>/tensorboard).
     # Tune's end-of-run analysis then finds no result.json per trial and
@@ -567,6 +575,7 @@ def run_tuner(
     sweep_dir = Location.of(sweep_dir)
     discard_tune_state(sweep_dir)
     searcher = CellSearcher(spec, sweep_dir, segment_trials=segment_trials or None, trust_remote_code=trust_remote_code)
+    callbacks: list[Any] = [TrimFinishedTrials()] + ([] if quiet else [ProgressCallback(searcher, started=started)])
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
@@ -584,7 +593,24 @@ def run_tuner(
             failure_config=tune.FailureConfig(max_failures=0),  # retries happen inside Train
         ),
     )
-    return tuner.fit()
+    return Experiment(results=tuner.fit(), searcher=searcher)
+
+
+def run_tuner(
+    spec: SweepSpec,
+    sweep_dir: Location | Path,
+    *,
+    address: str | None,
+    quiet: bool = False,
+    trial_function: Any = None,
+    segment_trials: int | None = 0,
+    started: float | None = None,
+    trust_remote_code: bool = False,
+) -> Any:
+    """:func:`run_experiment`'s Tune results (``ResultGrid``) alone."""
+    return run_experiment(spec, sweep_dir, address=address, quiet=quiet, trial_function=trial_function,
+                          segment_trials=segment_trials, started=started,
+                          trust_remote_code=trust_remote_code).results  # fmt: skip
 
 
 def discard_tune_state(sweep_dir: Location) -> None:
@@ -603,9 +629,11 @@ def discard_tune_state(sweep_dir: Location) -> None:
         )
 
 
-def current_searcher() -> CellSearcher | None:
-    """The searcher of the experiment this driver runs (after ``fit``: its final state)."""
-    return _SEARCHER.get("current")
-
-
-__all__ = ["CellPruningScheduler", "CellSearcher", "current_searcher", "discard_tune_state", "run_tuner"]
+__all__ = [
+    "CellPruningScheduler",
+    "CellSearcher",
+    "Experiment",
+    "discard_tune_state",
+    "run_experiment",
+    "run_tuner",
+]

@@ -48,17 +48,9 @@ from raygrid.errors import ConfigError, RaygridError
 from raygrid.faults import fault_point
 from raygrid.storage import Location
 from raygrid.sweep import lease
-from raygrid.sweep.driver import started_spec
+from raygrid.sweep.folder import started_spec
 
 INTERRUPT_GRACE_S = 120.0  # a child interrupted with the supervisor stops its trials in this time
-
-
-def default_segment_trials(concurrency: int) -> int:
-    """Units per segment: large enough that the drain at a segment's end (its
-    last trials finishing while no new one starts, about concurrency / (2 x
-    segment) of the slots' time) stays under 1 %, small enough that the
-    segment's driver grows by a few MiB at most (~12 KiB per trial)."""
-    return max(200, 50 * concurrency)
 
 
 class SweepProcessError(RaygridError):
@@ -99,7 +91,7 @@ def run_segments(
     the Tune trials that errored, summed over segments.
 
     ``segment_trials``: units per segment (``None``: raygrid's default for
-    the cluster, :func:`default_segment_trials`; 0: one segment).
+    the cluster, :func:`~raygrid.sweep.segment_size.default_segment_trials`; 0: one segment).
     ``trust_remote_code``: the command line's ``--trust-remote-code``,
     passed to each child on its command line.
     """
@@ -261,12 +253,10 @@ def run_segment(
 
     spec = started_spec(sweep_dir)
     try:
-        results = ray_backend.run_tuner(spec, sweep_dir, address=address, quiet=quiet,
-                                        trial_function=trial_function, segment_trials=segment_trials,
-                                        started=started, trust_remote_code=trust_remote_code)  # fmt: skip
-        searcher = ray_backend.current_searcher()
-        if searcher is None:
-            raise SweepProcessError(f"{sweep_dir}: the Tune experiment has no raygrid searcher")
+        experiment = ray_backend.run_experiment(spec, sweep_dir, address=address, quiet=quiet,
+                                                trial_function=trial_function, segment_trials=segment_trials,
+                                                started=started, trust_remote_code=trust_remote_code)  # fmt: skip
+        searcher, results = experiment.searcher, experiment.results
         return SegmentReport(
             finished=searcher.planner.finished(),
             drained=searcher.drained,

@@ -2,7 +2,10 @@
 
 Nine English intermediate tasks plus CCG (phase 2 of X-STILTs, Phang et al.
 2020) and the nine XTREME targets (phase 3), each a :class:`TaskSpec`
-registered once in :mod:`raygrid.tasks.registry`:
+registered once in :mod:`raygrid.tasks.registry`. An entry carries all
+that is known about its task: hub source and columns, adapter, label names,
+training defaults, split sizes (``raygrid plan``) and the builder of its
+bundled fixtures (docs/extending.md adds one).
 
 * :mod:`raygrid.tasks.intermediate` -- MNLI, ANLI, QQP, SST-2, SQuAD v1.1/v2,
   HellaSwag, CommonsenseQA, Cosmos QA, CCG;
@@ -34,17 +37,29 @@ from raygrid.tasks.registry import (
 )
 from raygrid.tasks.schema import CANONICAL_COLUMNS, canonical_features, check_canonical_row
 from raygrid.tasks.sources import DataSources, fixture_path, load_rows
-from raygrid.tasks.types import Adapter, Defaults, FormatName, HubSource, Role, Split, TaskSpec
+from raygrid.tasks.types import (
+    Adapter,
+    Defaults,
+    FixtureBuilder,
+    FormatName,
+    HubSource,
+    Role,
+    Split,
+    SplitSizes,
+    TaskSpec,
+)
 
 __all__ = [
     "CANONICAL_COLUMNS",
     "Adapter",
     "DataSources",
     "Defaults",
+    "FixtureBuilder",
     "FormatName",
     "HubSource",
     "Role",
     "Split",
+    "SplitSizes",
     "TaskSpec",
     "all_tasks",
     "available_splits",

@@ -42,7 +42,8 @@ from __future__ import annotations
 
 from raygrid.tasks import adapters
 from raygrid.tasks.ccg import CCG_TAGS, OTHER_TAG
-from raygrid.tasks.types import Defaults, FormatName, HubSource, Role, Split, TaskSpec
+from raygrid.tasks.types import Defaults, FormatName, HubSource, Role, Split, SplitSizes, TaskSpec
+from raygrid.tasks import fixture_rows
 
 NLI_LABELS = ("entailment", "neutral", "contradiction")
 
@@ -72,6 +73,11 @@ MNLI = _intermediate(
     adapter=adapters.PairClassification("premise", "hypothesis", NLI_LABELS),
     label_names=NLI_LABELS,
     defaults=_CLASSIFICATION,
+    sizes=SplitSizes(
+        train=392_702,  # nyu-mll/glue mnli train (card)
+        dev={"en": 9_815},  # validation_matched (card)
+    ),
+    fixture=fixture_rows.PairRows("premise", "hypothesis", fixture_rows.NLI_KINDS),
     citation="Williams et al. 2018, MultiNLI (GLUE)",
 )
 
@@ -92,6 +98,11 @@ ANLI = _intermediate(
     adapter=adapters.PairClassification("premise", "hypothesis", NLI_LABELS),
     label_names=NLI_LABELS,
     defaults=_CLASSIFICATION,
+    sizes=SplitSizes(
+        train=162_865,  # facebook/anli train_r1+r2+r3 = 16,946 + 45,460 + 100,459 (card)
+        dev={"en": 3_200},  # dev_r1+r2+r3 = 1,000 + 1,000 + 1,200 (card)
+    ),
+    fixture=fixture_rows.build_anli,
     citation="Nie et al. 2020, Adversarial NLI",
 )
 
@@ -104,6 +115,11 @@ QQP = _intermediate(
     adapter=adapters.PairClassification("question1", "question2", ("not_duplicate", "duplicate")),
     label_names=("not_duplicate", "duplicate"),
     defaults=_CLASSIFICATION,
+    sizes=SplitSizes(
+        train=363_846,  # nyu-mll/glue qqp train (card)
+        dev={"en": 40_430},  # validation (card)
+    ),
+    fixture=fixture_rows.PairRows("question1", "question2", ("other", "same")),
     citation="Iyer et al. 2017, Quora Question Pairs (GLUE)",
 )
 
@@ -116,6 +132,11 @@ SST2 = _intermediate(
     adapter=adapters.SingleClassification("sentence", ("negative", "positive")),
     label_names=("negative", "positive"),
     defaults=_CLASSIFICATION,
+    sizes=SplitSizes(
+        train=67_349,  # nyu-mll/glue sst2 train (card)
+        dev={"en": 872},  # validation (card)
+    ),
+    fixture=fixture_rows.SingleRows("sentence", ("reversed", "same"), lowercase=True),
     citation="Socher et al. 2013, Stanford Sentiment Treebank (GLUE)",
 )
 
@@ -129,6 +150,11 @@ SQUAD = _intermediate(
     columns=_QA_COLUMNS,
     adapter=adapters.SpanQA(),
     defaults=_QA,
+    sizes=SplitSizes(
+        train=87_599,  # rajpurkar/squad train, v1.1 (card; also google/xtreme SQuAD)
+        dev={"en": 10_570},  # validation (card)
+    ),
+    fixture=fixture_rows.build_squad,
     citation="Rajpurkar et al. 2016, SQuAD v1.1",
 )
 
@@ -140,6 +166,11 @@ SQUAD_V2 = _intermediate(
     columns=_QA_COLUMNS,
     adapter=adapters.SpanQA(),
     defaults=_QA,
+    sizes=SplitSizes(
+        train=130_319,  # rajpurkar/squad_v2 train (card)
+        dev={"en": 11_873},  # validation (card)
+    ),
+    fixture=fixture_rows.build_squad_v2,
     citation="Rajpurkar et al. 2018, SQuAD 2.0 (unanswerable questions have empty answers)",
 )
 
@@ -152,6 +183,11 @@ HELLASWAG = _intermediate(
     adapter=adapters.HellaSwag(num_choices=4),
     num_choices=4,
     defaults=_CHOICE,
+    sizes=SplitSizes(
+        train=39_905,  # Rowan/hellaswag train (card: 39.9k rows)
+        dev={"en": 10_042},  # validation (card: 10k rows)
+    ),
+    fixture=fixture_rows.build_hellaswag,
     citation="Zellers et al. 2019, HellaSwag",
 )
 
@@ -164,6 +200,11 @@ COMMONSENSEQA = _intermediate(
     adapter=adapters.CommonsenseQA(num_choices=5),
     num_choices=5,
     defaults=_CHOICE,
+    sizes=SplitSizes(
+        train=9_741,  # tau/commonsense_qa train (card)
+        dev={"en": 1_221},  # validation (card)
+    ),
+    fixture=fixture_rows.build_commonsenseqa,
     citation="Talmor et al. 2019, CommonsenseQA",
 )
 
@@ -176,6 +217,11 @@ COSMOSQA = _intermediate(
     adapter=adapters.CosmosQA(num_choices=4),
     num_choices=4,
     defaults=_CHOICE,
+    sizes=SplitSizes(
+        train=25_262,  # allenai/cosmos_qa train (card)
+        dev={"en": 2_985},  # validation (card)
+    ),
+    fixture=fixture_rows.build_cosmosqa,
     citation="Huang et al. 2019, Cosmos QA",
 )
 
@@ -188,6 +234,10 @@ CCG = _intermediate(
     adapter=adapters.Tagging("tokens", "tags", CCG_TAGS, fallback=OTHER_TAG),
     label_names=CCG_TAGS,
     defaults=_TAGGING,
+    # CCGbank sections 02-21 (train) and 00 (dev) (Hockenmaier & Steedman 2007); LDC-licensed,
+    # local files only, so the real counts depend on the user's conversion.
+    sizes=SplitSizes(train=39_604, dev={"en": 1_913}),
+    fixture=fixture_rows.build_ccg,
     citation="Hockenmaier & Steedman 2007, CCGbank (LDC2005T13; local files only)",
 )
 

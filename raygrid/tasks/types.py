@@ -28,7 +28,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # pragma: no cover
+    from raygrid.tasks.fixture_rows import Job
 
 
 class Role(str, Enum):
@@ -92,6 +95,31 @@ class Defaults:
 
 
 @dataclass(frozen=True)
+class SplitSizes:
+    """Examples per split as the hub serves them, for ``raygrid plan``'s
+    estimates (:mod:`raygrid.estimate.sizes`; nothing is downloaded).
+
+    Attributes:
+        train: English training examples; ``None`` when the task has no
+            training split of its own (a target trained on another task's).
+        dev: language -> examples of the dev split.
+        test: language -> examples of the test split (for XQuAD, TyDiQA-GoldP
+            and Tatoeba the single labelled split, which raygrid calls test).
+    """
+
+    train: int | None = None
+    dev: Mapping[str, int] = field(default_factory=dict)
+    test: Mapping[str, int] = field(default_factory=dict)
+
+
+class FixtureBuilder(Protocol):
+    """Builds the rows of one bundled fixture file, in the task's hub column
+    schema (:mod:`raygrid.tasks.fixture_rows` has one per known schema)."""
+
+    def __call__(self, job: Job) -> list[dict[str, Any]]: ...
+
+
+@dataclass(frozen=True)
 class TaskSpec:
     """One task of the catalogue.
 
@@ -115,6 +143,9 @@ class TaskSpec:
             defaults to ``train_task``.
         num_choices: multiple choice only: answers per question.
         defaults: training defaults.
+        sizes: examples per split (``raygrid plan``'s estimates).
+        fixture: builds its bundled fixtures from the mini-corpus
+            (``python -m raygrid.testing.fixtures``).
         citation: where the dataset comes from.
     """
 
@@ -131,6 +162,8 @@ class TaskSpec:
     dev_task: str | None = None
     num_choices: int | None = None
     defaults: Defaults = field(default_factory=Defaults)
+    sizes: SplitSizes = field(default_factory=SplitSizes)
+    fixture: FixtureBuilder | None = None
     citation: str = ""
 
     @property

@@ -63,7 +63,8 @@ from typing import Any
 from raygrid.tasks import adapters
 from raygrid.tasks.intermediate import NLI_LABELS
 from raygrid.tasks.languages import TATOEBA_CODES, TYDIQA_NAMES, UDPOS_CONFIG_NAMES, XTREME_LANGUAGES
-from raygrid.tasks.types import Defaults, FormatName, HubSource, Role, Split, TaskSpec
+from raygrid.tasks.types import Defaults, FormatName, HubSource, Role, Split, SplitSizes, TaskSpec
+from raygrid.tasks import fixture_rows
 
 #: The 17 Universal POS tags in the order of ``google/xtreme``'s ``pos_tags`` ClassLabel.
 UPOS_TAGS: tuple[str, ...] = (
@@ -117,6 +118,18 @@ _QA_COLUMNS = ("id", "context", "question", "answers")
 _RETRIEVAL_COLUMNS = ("source_sentence", "target_sentence")
 
 
+def _same(languages: Iterable[str], size: int) -> dict[str, int]:
+    return dict.fromkeys(languages, size)
+
+
+_PANX_SIZES = {
+    **_same("en ar bg de el es et eu fa fi fr he hu id it ja ka ko nl pt ru th tr vi zh".split(), 10_000),
+    **_same("af bn hi kk ml mr ms sw ta te tl ur".split(), 1_000),
+    **_same("jv my yo".split(), 100),
+}
+_TATOEBA_SMALL = {"jv": 205, "ka": 746, "kk": 575, "ml": 687, "sw": 390, "ta": 307, "te": 234}
+
+
 def _target(**kwargs: Any) -> TaskSpec:
     return TaskSpec(role=Role.TARGET, **kwargs)
 
@@ -137,6 +150,10 @@ XNLI = _target(
     train_task="mnli",
     dev_task="xnli",
     defaults=Defaults(num_epochs=2.0, **_CLASSIFICATION),  # type: ignore[arg-type]
+    # 2,490 dev / 5,010 test pairs per language (Conneau et al. 2018); English
+    # train is MNLI's (train_task).
+    sizes=SplitSizes(dev=_same(XNLI_LANGUAGES, 2_490), test=_same(XNLI_LANGUAGES, 5_010)),
+    fixture=fixture_rows.PairRows("premise", "hypothesis", fixture_rows.NLI_KINDS, index=None),
     citation="Conneau et al. 2018, XNLI",
 )
 
@@ -154,6 +171,9 @@ PAWSX = _target(
     adapter=adapters.PairClassification("sentence1", "sentence2", PAWSX_LABELS),
     label_names=PAWSX_LABELS,
     defaults=Defaults(num_epochs=5.0, **_CLASSIFICATION),  # type: ignore[arg-type]
+    # en train 49,401; 2,000 dev and test per language (Yang et al. 2019).
+    sizes=SplitSizes(train=49_401, dev=_same(PAWSX_LANGUAGES, 2_000), test=_same(PAWSX_LANGUAGES, 2_000)),
+    fixture=fixture_rows.build_pawsx,
     citation="Yang et al. 2019, PAWS-X",
 )
 
@@ -171,6 +191,26 @@ UDPOS = _target(
     adapter=adapters.Tagging("tokens", "pos_tags", UPOS_TAGS),
     label_names=UPOS_TAGS,
     defaults=Defaults(num_epochs=10.0, **_CLASSIFICATION),  # type: ignore[arg-type]
+    sizes=SplitSizes(
+        train=21_253,  # google/xtreme udpos.English train (card)
+        # udpos.<Language> validation, each from its hub card.
+        dev={
+            "en": 3_974, "af": 194, "ar": 909, "bg": 1_115, "de": 19_233, "el": 2_559, "es": 3_054,
+            "et": 3_125, "eu": 1_798, "fa": 599, "fi": 3_239, "fr": 5_979, "he": 484, "hi": 1_659,
+            "hu": 441, "id": 559, "ja": 511, "ko": 3_016, "mr": 46, "nl": 1_394, "pt": 1_770,
+            "ru": 9_960, "ta": 80, "te": 131, "tr": 988, "ur": 552, "vi": 800, "zh": 3_038,
+        },  # fmt: skip
+        # udpos.<Language> test, each from its hub card. Italian: not checked, left
+        # out (the estimate uses the task's median and says so).
+        test={
+            "en": 5_440, "af": 425, "ar": 1_680, "bg": 1_116, "de": 22_458, "el": 2_809, "es": 3_147,
+            "et": 3_760, "eu": 1_799, "fa": 600, "fi": 4_422, "fr": 9_465, "he": 491, "hi": 2_684,
+            "hu": 449, "id": 1_557, "ja": 2_372, "kk": 1_047, "ko": 4_276, "mr": 47, "nl": 1_471,
+            "pt": 2_681, "ru": 11_336, "ta": 120, "te": 146, "th": 1_000, "tl": 55, "tr": 4_785,
+            "ur": 535, "vi": 800, "yo": 100, "zh": 5_528,
+        },  # fmt: skip  (mr: UD Marathi-UFAL 47; th: Thai-PUD 1,000 -- PUD treebanks have 1,000 sentences)
+    ),
+    fixture=fixture_rows.build_udpos,
     citation="Nivre et al. 2018, Universal Dependencies v2.5 (XTREME UD-POS)",
 )
 
@@ -188,6 +228,11 @@ PANX = _target(
     adapter=adapters.Tagging("tokens", "ner_tags", PANX_TAGS),
     label_names=PANX_TAGS,
     defaults=Defaults(num_epochs=10.0, **_CLASSIFICATION),  # type: ignore[arg-type]
+    # PAN-X (WikiANN) with Rahimi et al. (2019)'s splits: 10,000 / 1,000 / 100
+    # sentences per dev and test split by language size (en, af, mr, ta, te
+    # checked on the hub card); en train 20,000 (PAN-X.en train, card).
+    sizes=SplitSizes(train=20_000, dev=_PANX_SIZES, test=_PANX_SIZES),
+    fixture=fixture_rows.build_panx,
     citation="Pan et al. 2017, WikiANN (XTREME PAN-X, Rahimi et al. 2019 splits)",
 )
 
@@ -205,6 +250,8 @@ XQUAD = _target(
     adapter=adapters.SpanQA(),
     train_task="squad",
     defaults=_QA,
+    sizes=SplitSizes(test=_same(XQUAD_LANGUAGES, 1_190)),  # 240 paragraphs, 1,190 questions
+    fixture=fixture_rows.build_xquad,
     citation="Artetxe et al. 2020, XQuAD",
 )
 
@@ -223,6 +270,12 @@ MLQA = _target(
     train_task="squad",
     dev_task="mlqa",
     defaults=_QA,
+    sizes=SplitSizes(
+        # MLQA.<l>.<l> validation and test (Lewis et al. 2020, table 4; ar checked on the card).
+        dev={"en": 1_148, "ar": 517, "de": 512, "es": 500, "hi": 507, "vi": 511, "zh": 504},
+        test={"en": 11_590, "ar": 5_335, "de": 4_517, "es": 5_253, "hi": 4_918, "vi": 5_495, "zh": 5_137},
+    ),
+    fixture=fixture_rows.build_mlqa,
     citation="Lewis et al. 2020, MLQA",
 )
 
@@ -241,6 +294,13 @@ TYDIQA = _target(
     adapter=adapters.SpanQA(),
     dev_task="squad",
     defaults=_QA,
+    sizes=SplitSizes(
+        # TyDiQA-GoldP English train (XTREME's training set; the hub's 49,881 is all languages)
+        train=3_696,
+        # validation per language; they sum to the card's 5,077.
+        test={"en": 440, "ar": 921, "bn": 113, "fi": 782, "id": 565, "ko": 276, "ru": 812, "sw": 499, "te": 669},
+    ),
+    fixture=fixture_rows.build_tydiqa,
     citation="Clark et al. 2020, TyDi QA (gold passage task)",
 )
 
@@ -257,6 +317,11 @@ BUCC = _target(
     columns=_RETRIEVAL_COLUMNS,
     adapter=adapters.Retrieval(),
     defaults=_RETRIEVAL,
+    sizes=SplitSizes(  # google/xtreme bucc18.<l> validation and test: gold pairs (card)
+        dev={"de": 1_038, "fr": 929, "ru": 2_374, "zh": 257},
+        test={"de": 9_580, "fr": 9_086, "ru": 14_435, "zh": 1_899},
+    ),
+    fixture=fixture_rows.build_bucc,
     citation="Zweigenbaum et al. 2018, BUCC 2018 shared task",
 )
 
@@ -273,6 +338,14 @@ TATOEBA = _target(
     columns=_RETRIEVAL_COLUMNS,
     adapter=adapters.Retrieval(),
     defaults=_RETRIEVAL,
+    # google/xtreme tatoeba.<iso3> (card: jv 205, ka 746, te 234 and the 1,000s checked;
+    # kk 575, ml 687, sw 390, ta 307 are the LASER Tatoeba test sizes XTREME uses).
+    sizes=SplitSizes(
+        test={
+            **_same(tuple(c for c in TATOEBA_LANGUAGES if c not in _TATOEBA_SMALL), 1_000), **_TATOEBA_SMALL,
+        },
+    ),
+    fixture=fixture_rows.build_tatoeba,
     citation="Artetxe & Schwenk 2019, Tatoeba (LASER)",
 )
 

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from raygrid.attacks import ATTACK_NAMES, FIXED_ATTACK_NAMES, Mode, get_attack
+from raygrid.attacks import ATTACK_NAMES, FIXED_ATTACK_NAMES, Edits, Mode, get_attack
 from raygrid.attacks import scripts as sc
 from raygrid.attacks.tables import INVISIBLES
 from raygrid.errors import ConfigError
@@ -45,6 +45,19 @@ def test_registry_builds_every_attack(name: str) -> None:
     assert attack.name == name and attack.label == name
     assert isinstance(attack.mode, Mode)
     assert (attack.mode is Mode.FIXED) == (name in FIXED_ATTACK_NAMES)
+
+
+@pytest.mark.parametrize("name", ATTACK_NAMES)
+def test_every_family_declares_what_it_edits(name: str) -> None:
+    attack = get_attack(name)
+    assert isinstance(attack.edits, Edits)
+    if attack.edits is Edits.EMBEDDINGS:  # white box only, and no text to show
+        assert attack.mode is Mode.WHITE_BOX and attack.build is None
+        with pytest.raises(ConfigError, match="perturbs embeddings, not text"):
+            attack.perturb_text("Das Wetter ist heute sonnig.", "de")
+    else:
+        assert attack.build is not None and attack.transformation("de") is not None
+    assert [n for n in ATTACK_NAMES if get_attack(n).edits is Edits.EMBEDDINGS] == ["embedding_pgd"]
 
 
 def test_unknown_attack_and_parameter_are_one_line_errors() -> None:

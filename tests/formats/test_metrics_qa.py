@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
-from raygrid.formats.span_qa import gold_answers, normalize_answer, qa_exact_match, qa_f1, squad_scores
+from raygrid.formats import qa_metrics, span_qa
+from raygrid.formats.qa_metrics import gold_answers, normalize_answer, qa_exact_match, qa_f1, squad_scores
 
 
 @pytest.mark.parametrize(
@@ -104,3 +108,17 @@ def test_scores_reject_mismatched_lengths() -> None:
 
     with pytest.raises(DataError):
         squad_scores(["a"], [["a"], ["b"]])
+
+
+def test_metrics_are_torch_free_and_re_exported_by_span_qa() -> None:
+    for name in qa_metrics.__all__:
+        assert getattr(span_qa, name) is getattr(qa_metrics, name), name
+    code = (
+        "import sys\n"
+        "from raygrid.attacks.goals import goal_for\n"
+        "goal = goal_for('span_qa', language='de')\n"
+        "assert goal.score('Berlin', {'answers': {'text': ['Berlin'], 'answer_start': [0]}}, None) == 0.0\n"
+        "heavy = [m for m in ('torch', 'numpy', 'transformers') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
