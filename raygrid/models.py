@@ -343,7 +343,7 @@ class MultiTaskModel(nn.Module):
     @property
     def encoder(self) -> nn.Module:
         first = next(iter(self.task_models.values()))
-        return first.base_model  # type: ignore[no-any-return]
+        return first.base_model
 
     def forward(self, task: str, **batch: Any) -> Any:
         return self.task_models[task](**batch)
@@ -411,10 +411,10 @@ def save_checkpoint(
     try:
         inner = unwrap(model)
         if isinstance(inner, MultiTaskModel):
-            inner.encoder.save_pretrained(tmp)  # type: ignore[operator]
+            inner.encoder.save_pretrained(tmp)
             save_file(inner.head_state_dict(), str(tmp / HEADS_FILE))
         else:
-            inner.save_pretrained(tmp)  # type: ignore[operator]
+            inner.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         (tmp / CHECKPOINT_META).write_text(json.dumps(dict(meta), indent=2, sort_keys=True) + "\n")
         fault_point("checkpoint.write")

@@ -93,8 +93,8 @@ class Document:
         for i, new in edits.items():
             if self.protected[i]:
                 raise ValueError(f"word {i} ({self.word(i)!r}) is protected")
-            slot, piece = self.words[i]
-            by_slot.setdefault(slot, {})[piece] = new
+            slot_index, piece = self.words[i]
+            by_slot.setdefault(slot_index, {})[piece] = new
         for s, changes in by_slot.items():
             slot = self.slots[s]
             text = "".join(changes.get(j, p.text) for j, p in enumerate(slot.pieces))

@@ -123,7 +123,7 @@ def evaluate_attacks(
     clean = victim.query(data)
     clean_seconds = time.perf_counter() - started
     clean_preds = [goal.prediction(o) for o in clean]
-    clean_metric = fmt.score(clean_preds, RowTable(data), task, language=language)[task.metric]  # type: ignore[arg-type]
+    clean_metric = fmt.score(clean_preds, RowTable(data), task, language=language)[task.metric]
     skipped = [goal.skipped(o, r) for o, r in zip(clean, data, strict=True)]
     results: list[AttackResult] = []
     for attack in attacks:
@@ -143,7 +143,7 @@ def evaluate_attacks(
         if task.format.value in ("span_qa", "tagging"):
             preds = [goal.prediction(o) for o in outs]
             summary["clean_accuracy"] = float(clean_metric)
-            summary["robust_accuracy"] = float(fmt.score(preds, RowTable(finals), task, language=language)[task.metric])  # type: ignore[arg-type]
+            summary["robust_accuracy"] = float(fmt.score(preds, RowTable(finals), task, language=language)[task.metric])
         if attack.edits is Edits.EMBEDDINGS:
             summary["mean_words_perturbed"] = math.nan  # no words: the perturbation is in embedding space
         result = AttackResult(

@@ -30,7 +30,7 @@ def _mode(name: str, mode: str, allowed: tuple[Mode, ...]) -> Mode:
         raise ConfigError(
             f"attack {name!r}: mode {mode!r}; allowed: {', '.join(repr(m.value) for m in allowed)}"
         )
-    return value  # type: ignore[return-value]
+    return value
 
 
 def _attack(

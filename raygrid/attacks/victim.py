@@ -67,11 +67,11 @@ class Victim:
         if self.format is FormatName.MULTIPLE_CHOICE:
             return self._multiple_choice(rows)
         fmt = get_format(self.format)
-        return list(fmt.predict(self.model, RowTable(rows), self.tokenizer, self.task, self.settings))  # type: ignore[arg-type]
+        return list(fmt.predict(self.model, RowTable(rows), self.tokenizer, self.task, self.settings))
 
     def _probabilities(self, features: list[dict[str, Any]], lengths: list[int]) -> list[list[float]]:
         def per_row(batch: dict[str, torch.Tensor], outputs: Any) -> list[list[float]]:
-            return torch.softmax(outputs.logits.float(), dim=-1).tolist()  # type: ignore[no-any-return]
+            return torch.softmax(outputs.logits.float(), dim=-1).tolist()
 
         return predict_in_batches(
             self.model,

@@ -4,19 +4,16 @@
 
 from __future__ import annotations
 
-import math
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
 
-from raygrid.errors import ConfigError, one_of
-from raygrid.spec.messages import one_line, yaml_type
-from raygrid.spec.schema import SweepSpec
+from raygrid.errors import ConfigError
+from raygrid.spec.schema import SweepSpec, parse_spec
 
 
 class _Loader(yaml.SafeLoader):
@@ -90,50 +87,6 @@ def parse_spec_text(text: str, *, source: str) -> SweepSpec:
     """:func:`load_spec` of a spec already read (e.g. from S3); ``source``
     names it in errors."""
     return parse_spec(_read_yaml(text, source), source=source)
-
-
-def parse_spec(data: Any, *, source: str = "<spec>") -> SweepSpec:
-    """Validates already-parsed YAML/JSON data into a :class:`SweepSpec`.
-
-    Raises:
-        ConfigError: as :func:`load_spec`; ``source`` names the data in it.
-    """
-    fields = one_of(SweepSpec.model_fields)
-    if data is None:
-        raise ConfigError(f"{source}: (top level): the file is empty; allowed: a mapping with keys {fields}")
-    if not isinstance(data, Mapping):
-        raise ConfigError(
-            f"{source}: (top level): a {yaml_type(data)}, not a mapping; allowed: a mapping with keys {fields}"
-        )
-    bad = _first_non_finite(data, "")
-    if bad is not None:
-        path, value = bad
-        raise ConfigError(f"{source}: {path}: bad value {value!r} (not a finite number); allowed: a finite number")
-    try:
-        spec = SweepSpec.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(f"{source}: {one_line(exc, SweepSpec)}") from None
-    spec._source = source
-    return spec
-
-
-def _first_non_finite(data: Any, path: str) -> tuple[str, float] | None:
-    """The path and value of the first inf or nan anywhere in the spec's data
-    (YAML's ``.inf``/``.nan``): no field of a spec takes one, and attack
-    params are free-form, so one walk refuses them all."""
-    if isinstance(data, float) and not math.isfinite(data):
-        return path or "(top level)", data
-    if isinstance(data, dict):  # parsed YAML/JSON: plain dicts and lists (an ABC check costs more)
-        items: Iterable[tuple[str, Any]] = ((f"{path}.{k}" if path else str(k), v) for k, v in data.items())
-    elif isinstance(data, (list, tuple)):
-        items = ((f"{path}[{i}]", v) for i, v in enumerate(data))
-    else:
-        return None
-    for where, value in items:
-        found = _first_non_finite(value, where)
-        if found is not None:
-            return found
-    return None
 
 
 

@@ -9,19 +9,21 @@ validator. Build a spec with :func:`raygrid.spec.load_spec` or
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
+from pydantic import ValidationError
 from pydantic import ConfigDict, Field, JsonValue, PrivateAttr, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from raygrid.errors import one_of
+from raygrid.errors import ConfigError, one_of
 from raygrid.keys import stable_key
 from raygrid.spec.base import Invalid, StrictModel
 from raygrid.spec.checks import check_spec
 from raygrid.spec.entries import resolve_intermediate
 from raygrid.spec.enums import CheckpointKeep, DataSource, Direction, Stage
-from raygrid.spec.messages import short
+from raygrid.spec.messages import one_line, short, yaml_type
 from raygrid.spec.space import SearchSpace, StageSpace
 
 #: Fields that say where and how wide a sweep runs, not what it computes:
@@ -394,8 +396,6 @@ class SweepSpec(StrictModel):
         """A validated copy with top-level fields replaced (e.g. ``storage``
         from ``raygrid run --storage``)."""
         data = {**self.model_dump(mode="json"), **changes}
-        from raygrid.spec.loading import parse_spec
-
         return parse_spec(data, source=self.source)
 
     # -- resume support --------------------------------------------------------------
@@ -455,6 +455,50 @@ def _diff(old: Any, new: Any, path: str, out: list[str]) -> None:
         return
     if old != new or type(old) is not type(new):
         out.append(f"{path}: {_show(old)} -> {_show(new)}")
+
+
+def parse_spec(data: Any, *, source: str = "<spec>") -> SweepSpec:
+    """Validates already-parsed YAML/JSON data into a :class:`SweepSpec`.
+
+    Raises:
+        ConfigError: as :func:`load_spec`; ``source`` names the data in it.
+    """
+    fields = one_of(SweepSpec.model_fields)
+    if data is None:
+        raise ConfigError(f"{source}: (top level): the file is empty; allowed: a mapping with keys {fields}")
+    if not isinstance(data, Mapping):
+        raise ConfigError(
+            f"{source}: (top level): a {yaml_type(data)}, not a mapping; allowed: a mapping with keys {fields}"
+        )
+    bad = _first_non_finite(data, "")
+    if bad is not None:
+        path, value = bad
+        raise ConfigError(f"{source}: {path}: bad value {value!r} (not a finite number); allowed: a finite number")
+    try:
+        spec = SweepSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {one_line(exc, SweepSpec)}") from None
+    spec._source = source
+    return spec
+
+
+def _first_non_finite(data: Any, path: str) -> tuple[str, float] | None:
+    """The path and value of the first inf or nan anywhere in the spec's data
+    (YAML's ``.inf``/``.nan``): no field of a spec takes one, and attack
+    params are free-form, so one walk refuses them all."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return path or "(top level)", data
+    if isinstance(data, dict):  # parsed YAML/JSON: plain dicts and lists (an ABC check costs more)
+        items: Iterable[tuple[str, Any]] = ((f"{path}.{k}" if path else str(k), v) for k, v in data.items())
+    elif isinstance(data, (list, tuple)):
+        items = ((f"{path}[{i}]", v) for i, v in enumerate(data))
+    else:
+        return None
+    for where, value in items:
+        found = _first_non_finite(value, where)
+        if found is not None:
+            return found
+    return None
 
 
 

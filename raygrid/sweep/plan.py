@@ -268,7 +268,7 @@ class Planner:
         if not complete:
             return None
         sign = 1.0 if self.spec.direction is Direction.MAXIMIZE else -1.0
-        return max(complete, key=lambda t: (sign * float(t.value), -t.number))  # type: ignore[arg-type]
+        return max(complete, key=lambda t: (sign * float(t.value), -t.number))
 
     def cell_done(self, cell: Cell) -> bool:
         """All of a cell's work is finished (successfully or not)."""
@@ -437,7 +437,7 @@ class Planner:
             self._issued_confirm.discard(unit.key)
             return
         cell = self.grid.by_key[unit.cell_key]
-        self._tell(self.study(cell), int(unit.trial_number or 0), record)  # type: ignore[arg-type]
+        self._tell(self.study(cell), int(unit.trial_number or 0), record)
 
     def _tell(self, study: optuna.Study, number: int, record: TrialRecord) -> None:
         import optuna
@@ -482,7 +482,7 @@ class Planner:
                     pruned=states.count(optuna.trial.TrialState.PRUNED),
                     failed=states.count(optuna.trial.TrialState.FAIL),
                     running=states.count(optuna.trial.TrialState.RUNNING),
-                    best_value=None if best is None else float(best.value),  # type: ignore[arg-type]
+                    best_value=None if best is None else float(best.value),
                     best_params=None if best is None else dict(best.params),
                 )
             done, blocked = self.cell_done(cell), self.blocked(cell)

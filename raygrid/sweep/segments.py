@@ -209,7 +209,7 @@ def resolve_function(reference: str) -> Callable[..., Any]:
     function: Any = module
     for part in name.split("."):
         function = getattr(function, part)
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 # -- the child ----------------------------------------------------------------------------------------------------

@@ -479,7 +479,7 @@ def _entity_spans(tokens: list[str], tail_index: int | None) -> list[tuple[int, 
     """
     if tail_index not in _ENTITY_LINES:
         return []
-    kind, initial = _ENTITY_LINES[tail_index]  # type: ignore[index]
+    kind, initial = _ENTITY_LINES[tail_index]
     words = [k for k, t in enumerate(tokens) if not is_punct(t) and not any(ch.isdigit() for ch in t)]
     if not words:
         return []
