@@ -188,7 +188,7 @@ def run_sweep(
         if (sweep_dir / RESULTS_DIR).is_dir():
             from raygrid.store import refresh_index
 
-            refresh_index(sweep_dir / "results")  # the first `raygrid best` is then as fast as the next
+            refresh_index(sweep_dir / RESULTS_DIR)  # the first `raygrid best` is then as fast as the next
     except KeyboardInterrupt:
         if writer is not None:
             writer.raise_if_lost()  # stopped because another writer took the lease: say so in one line

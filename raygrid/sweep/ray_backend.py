@@ -26,7 +26,7 @@ Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
 - Tune pickles its experiment state into ``<sweep>/tune`` (``tuner.pkl``
   with the searcher in it, trial states); ``Tuner.restore`` would unpickle
   it, so raygrid never calls it: every writer start runs a fresh experiment
-  and removes what a killed driver left there unread (:func:`run_tuner`);
+  and removes what a killed driver left there unread (:func:`run_experiment`);
 - Tune calls the scheduler before the searcher for each result, and a result
   on which the scheduler says STOP never reaches the searcher's
   ``on_trial_result``: the scheduler reports to the searcher itself, found at
@@ -596,23 +596,6 @@ def run_experiment(
     return Experiment(results=tuner.fit(), searcher=searcher)
 
 
-def run_tuner(
-    spec: SweepSpec,
-    sweep_dir: Location | Path,
-    *,
-    address: str | None,
-    quiet: bool = False,
-    trial_function: Any = None,
-    segment_trials: int | None = 0,
-    started: float | None = None,
-    trust_remote_code: bool = False,
-) -> Any:
-    """:func:`run_experiment`'s Tune results (``ResultGrid``) alone."""
-    return run_experiment(spec, sweep_dir, address=address, quiet=quiet, trial_function=trial_function,
-                          segment_trials=segment_trials, started=started,
-                          trust_remote_code=trust_remote_code).results  # fmt: skip
-
-
 def discard_tune_state(sweep_dir: Location) -> None:
     """Removes ``<sweep>/tune`` (a previous experiment's state: pickles) without reading it.
 
@@ -635,5 +618,4 @@ __all__ = [
     "Experiment",
     "discard_tune_state",
     "run_experiment",
-    "run_tuner",
 ]

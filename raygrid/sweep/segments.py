@@ -16,7 +16,7 @@ A killed supervisor takes its child with it (``PR_SET_PDEATHSIG`` on Linux,
 a watch on the parent elsewhere); ``raygrid resume`` then starts a fresh
 experiment, as every segment does: a Tune experiment is never restored (its
 state is pickles; see docs/security.md), and what the killed one left in
-``<sweep>/tune`` is removed unread (:func:`raygrid.sweep.ray_backend.run_tuner`).
+``<sweep>/tune`` is removed unread (:func:`raygrid.sweep.ray_backend.run_experiment`).
 The units it was running are RUNNING in the Optuna journal with no record:
 the new experiment's planner fails them and asks them again, with the same
 parameters and unit keys, and their Train runs resume from their last

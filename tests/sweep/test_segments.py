@@ -139,7 +139,7 @@ def test_the_searcher_saves_nothing_for_tune_and_pickles_without_optuna(tmp_path
 def test_every_writer_start_removes_tune_state_unread_and_starts_a_fresh_experiment(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """run_tuner (every run, resume and segment) with Ray's cluster calls and
+    """run_experiment (every run, resume and segment) with Ray's cluster calls and
     Tune's Tuner replaced: what a killed driver left in <sweep>/tune, a
     booby-trapped pickle, is removed before the new experiment is built."""
     sweep = tmp_path / "sweep"
@@ -172,10 +172,10 @@ def test_every_writer_start_removes_tune_state_unread_and_starts_a_fresh_experim
     monkeypatch.setattr(ray_backend.ray, "cluster_resources", lambda: {"CPU": 2.0})
     monkeypatch.setattr(ray_backend, "autoscaler_node_groups", lambda: [])
     monkeypatch.setattr(ray_backend, "check_resources", lambda spec, cluster, nodes: 1)
-    monkeypatch.delenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", raising=False)  # run_tuner sets it: restored after
+    monkeypatch.delenv("TUNE_DISABLE_AUTO_CALLBACK_LOGGERS", raising=False)  # run_experiment sets it: restored after
     spec = _spec(tmp_path)
     for _ in range(2):  # e.g. a run killed, then its resume
-        assert ray_backend.run_tuner(spec, sweep, address=None, quiet=True, trust_remote_code=True) == "results"
+        assert ray_backend.run_experiment(spec, sweep, address=None, quiet=True, trust_remote_code=True).results == "results"
         plant_pickle_traps(sweep / TUNE_DIR, marker)  # the killed experiment's state, tampered with
     assert not marker.exists()
     assert [b["tune_dir"] for b in built] == [False, False] and {b["name"] for b in built} == {TUNE_DIR}
