@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,22 @@ os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+@pytest.fixture(autouse=True)
+def _default_sigint_handler() -> Iterator[None]:
+    """Each test starts with Python's own Ctrl-C handler. Ray Tune's fit
+    replaces it in the main thread with one that only sets a flag (and puts
+    the old one back only once a SIGINT arrives), so a test that ran Tune in
+    this process would leave later tests' SIGINTs swallowed: the lease test
+    that stops a sweep by SIGINT to the main thread waited out its stand-in
+    segment (120 s) in CI instead of killing it."""
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 @pytest.fixture(scope="session")
