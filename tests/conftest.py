@@ -20,12 +20,12 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 @pytest.fixture(autouse=True)
 def _default_sigint_handler() -> Iterator[None]:
-    """Each test starts with Python's own Ctrl-C handler. Ray Tune's fit
-    replaces it in the main thread with one that only sets a flag (and puts
-    the old one back only once a SIGINT arrives), so a test that ran Tune in
-    this process would leave later tests' SIGINTs swallowed: the lease test
-    that stops a sweep by SIGINT to the main thread waited out its stand-in
-    segment (120 s) in CI instead of killing it."""
+    """Each test starts with Python's own Ctrl-C handler, whatever an earlier
+    test in this process left (Ray Tune's fit, for one, installs a handler
+    that only sets a flag and puts the old one back only once a SIGINT
+    arrives). In CI the lease test that stops a sweep by SIGINT once waited
+    out its stand-in segment (120 s); the supervisor now also polls its
+    lease (raygrid.sweep.segments._wait), tested with a swallowing handler."""
     before = signal.getsignal(signal.SIGINT)
     signal.signal(signal.SIGINT, signal.default_int_handler)
     try:

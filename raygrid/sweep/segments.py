@@ -141,7 +141,7 @@ def _run_child(
             command += ["--trial-function", function_reference(trial_function)]
         child = subprocess.Popen(command)  # its output is the supervisor's
         try:
-            code = child.wait()
+            code = _wait(child)
         except KeyboardInterrupt:  # the child stops its trials as Tune does on SIGINT, then we stop
             if lease.lost_here():  # another writer owns the folder now: stop at once
                 child.kill()
@@ -155,6 +155,25 @@ def _run_child(
         f"{sweep_dir}: the sweep's driver process exited with status {code}; finished trials and results are kept: "
         f"`raygrid resume {sweep_dir}` goes on from there"
     )
+
+
+#: Seconds between the supervisor's own checks, while it waits on a segment
+#: process, that this writer still holds the sweep's lease.
+LEASE_POLL_S = 1.0
+
+
+def _wait(child: subprocess.Popen[bytes]) -> int:
+    """``child.wait()``, stopping (KeyboardInterrupt, as Ctrl-C) within
+    :data:`LEASE_POLL_S` of this writer losing the lease. The lease's thread
+    also sends the main thread a SIGINT, but that stops the wait only under
+    Python's own handler: a notebook's, or the one Ray Tune's ``fit`` leaves
+    in a process that ran it, only sets a flag."""
+    while True:
+        try:
+            return child.wait(timeout=LEASE_POLL_S)
+        except subprocess.TimeoutExpired:
+            if lease.lost_here():
+                raise KeyboardInterrupt from None
 
 
 def _interrupt(child: subprocess.Popen[bytes]) -> None:

@@ -392,6 +392,42 @@ def test_a_sweep_whose_lease_is_taken_stops_its_segment_process_at_once(
     assert _file(Location.of(sweep))["token"] == "8" * 32  # the other writer's lease is left alone
 
 
+def test_a_lost_lease_stops_the_segment_even_where_sigint_only_sets_a_flag(
+    tmp_path: Path, no_ray: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As above, in a process whose SIGINT handler does not raise (a
+    notebook's, or the one Ray Tune's fit leaves behind): the supervisor's
+    own lease check while it waits stops the segment all the same."""
+    from raygrid.sweep import driver, segments
+
+    swallowed: list[int] = []
+    signal.signal(signal.SIGINT, lambda signum, frame: swallowed.append(signum))  # the autouse fixture restores it
+    monkeypatch.setattr(lease._LocalStore, "check_every_s", 0.1)
+    monkeypatch.setattr(segments, "LEASE_POLL_S", 0.1)
+    children: list[subprocess.Popen[bytes]] = []
+    popen = subprocess.Popen
+
+    def segment_process(command: list[str], **kw: Any) -> subprocess.Popen[bytes]:
+        children.append(popen([sys.executable, "-c", "import time; time.sleep(120)"]))
+        return children[-1]
+
+    monkeypatch.setattr(segments.subprocess, "Popen", segment_process)
+    sweep = tmp_path / "runs" / "s"
+
+    def other_writer() -> None:
+        while not children:
+            time.sleep(0.05)
+        _forge(Location.of(sweep), host="other-host", pid=999_999, token="8" * 32)
+
+    threading.Thread(target=other_writer, daemon=True).start()
+    began = time.monotonic()
+    with pytest.raises(SweepLeaseError, match="taken over by pid 999999 on host other-host"):
+        driver.run_sweep(_spec(tmp_path / "runs"), address="stand-in")
+    assert time.monotonic() - began < 30
+    assert swallowed == [signal.SIGINT]  # the lease thread's SIGINT came, and was only noted
+    assert children[0].wait(5) == -signal.SIGKILL
+
+
 def test_a_lease_that_cannot_be_renewed_for_its_ttl_counts_as_lost() -> None:
     """S3 unreachable: renewals fail; after the TTL another writer may have
     taken the expired lease, so the holder stops."""
