@@ -100,7 +100,7 @@ def test_the_segment_process_gets_the_flag_on_its_command_line(
         def __init__(self, command: list[str]) -> None:
             commands.append(command)
 
-        def wait(self) -> int:
+        def wait(self, timeout: float | None = None) -> int:
             return 1
 
     monkeypatch.setattr(segments.subprocess, "Popen", Child)
