@@ -359,19 +359,17 @@ def test_run_sweep_holds_the_lease_while_it_writes_and_refuses_a_held_sweep(
     assert len(seen) == 2 and not (sweep / LEASE_FILE).exists()
 
 
-def test_a_sweep_whose_lease_is_taken_stops_its_segment_process_at_once(
-    tmp_path: Path, no_ray: None, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The supervisor waits on a segment process; another writer forces the
-    lease; the supervisor kills the segment (no last save) and run_sweep
-    ends with one line naming the new holder."""
-    from raygrid.sweep import driver, segments
+def _lease_taken_during_a_segment(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[subprocess.Popen[bytes]], Path]:
+    """A segment process that never ends (sleeps 120 s), and another writer
+    that forces the lease of ``<tmp_path>/runs/s`` as soon as it starts."""
+    from raygrid.sweep import segments
 
-    monkeypatch.setattr(lease._LocalStore, "check_every_s", 0.1)
     children: list[subprocess.Popen[bytes]] = []
     popen = subprocess.Popen
 
-    def segment_process(command: list[str], **kw: Any) -> subprocess.Popen[bytes]:  # a segment that never ends
+    def segment_process(command: list[str], **kw: Any) -> subprocess.Popen[bytes]:
         children.append(popen([sys.executable, "-c", "import time; time.sleep(120)"]))
         return children[-1]
 
@@ -384,6 +382,19 @@ def test_a_sweep_whose_lease_is_taken_stops_its_segment_process_at_once(
         _forge(Location.of(sweep), host="other-host", pid=999_999, token="8" * 32)
 
     threading.Thread(target=other_writer, daemon=True).start()
+    return children, sweep
+
+
+def test_a_sweep_whose_lease_is_taken_stops_its_segment_process_at_once(
+    tmp_path: Path, no_ray: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The supervisor waits on a segment process; another writer forces the
+    lease; the supervisor kills the segment (no last save) and run_sweep
+    ends with one line naming the new holder."""
+    from raygrid.sweep import driver
+
+    monkeypatch.setattr(lease._LocalStore, "check_every_s", 0.1)
+    children, sweep = _lease_taken_during_a_segment(tmp_path, monkeypatch)
     began = time.monotonic()
     with pytest.raises(SweepLeaseError, match="stopped: this writer lost .* taken over by pid 999999 on host other-host"):
         driver.run_sweep(_spec(tmp_path / "runs"), address="stand-in")
@@ -404,22 +415,7 @@ def test_a_lost_lease_stops_the_segment_even_where_sigint_only_sets_a_flag(
     signal.signal(signal.SIGINT, lambda signum, frame: swallowed.append(signum))  # the autouse fixture restores it
     monkeypatch.setattr(lease._LocalStore, "check_every_s", 0.1)
     monkeypatch.setattr(segments, "LEASE_POLL_S", 0.1)
-    children: list[subprocess.Popen[bytes]] = []
-    popen = subprocess.Popen
-
-    def segment_process(command: list[str], **kw: Any) -> subprocess.Popen[bytes]:
-        children.append(popen([sys.executable, "-c", "import time; time.sleep(120)"]))
-        return children[-1]
-
-    monkeypatch.setattr(segments.subprocess, "Popen", segment_process)
-    sweep = tmp_path / "runs" / "s"
-
-    def other_writer() -> None:
-        while not children:
-            time.sleep(0.05)
-        _forge(Location.of(sweep), host="other-host", pid=999_999, token="8" * 32)
-
-    threading.Thread(target=other_writer, daemon=True).start()
+    children, sweep = _lease_taken_during_a_segment(tmp_path, monkeypatch)
     began = time.monotonic()
     with pytest.raises(SweepLeaseError, match="taken over by pid 999999 on host other-host"):
         driver.run_sweep(_spec(tmp_path / "runs"), address="stand-in")
