@@ -3,7 +3,15 @@
 Tests, the benchmark and anyone checking the statistics use these tables: a
 known truth goes in, and the analysis must find it and nothing else.
 
-The generative model, per target language ``l``, intermediate ``i``, seed ``s``
+Two generators. :func:`simulate_examples` (per-example outcomes, the model of
+issue 17; see :class:`ExampleDesign`) returns arrays with a leading
+simulations axis for calibration, :func:`example_rows` turns one simulation
+into per-example rows (:mod:`raygrid.outcomes`) and :func:`aggregate_rows`
+computes the matching aggregate contract rows from them;
+:func:`true_contrasts` gives the exact population value of every contrast.
+:func:`confirm_rows` (below) draws aggregate rows directly.
+
+The aggregate generative model, per target language ``l``, intermediate ``i``, seed ``s``
 and attack ``a`` (fractions, not points)::
 
     p_clean[i,l,s]  = base[l] + clean_gain[i,l] + u[i,s] + v[i,s,l]
@@ -23,6 +31,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import zlib
 from collections.abc import Mapping, Sequence
@@ -185,8 +194,367 @@ def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
+
+# ----------------------------------------------------------------------------
+# Per-example outcomes (issue 17)
+# ----------------------------------------------------------------------------
+
+#: Zero-shot languages of the per-example design: four scripts (Arabic x2, Cyrillic x2, Devanagari, Latin).
+EXAMPLE_LANGUAGES = ("ar", "ur", "bg", "ru", "hi", "sw")
+#: Share of the clean-correct examples that survive each attack (population mean); others get 0.7.
+ATTACK_SURVIVAL = {"polygloss": 0.55, "typo": 0.8, "homoglyph": 0.7}
+#: Population clean accuracy of English dev.
+ENGLISH_DEV_ACCURACY = 0.85
+_NLI_LABELS = ("entailment", "neutral", "contradiction")
+_GH_X, _GH_W = np.polynomial.hermite_e.hermegauss(96)
+_GH_W = _GH_W / _GH_W.sum()
+
+
+@dataclass(frozen=True)
+class ExampleDesign:
+    """The design and generative model of :func:`simulate_examples`.
+
+    Per target language ``l``, example ``e`` (``n_examples`` per language,
+    the same examples for every run), intermediate ``i`` (``intermediates[0]``
+    is the baseline), seed ``s`` and attack ``a``, on the logit scale::
+
+        P(clean correct)             = sigmoid(base[l] + clean_shift[i,l] + u[i,s] + v[i,l,s] + b[e])
+        P(survive | clean correct)   = sigmoid(rob[a] + robust_shift[i,l] + w[i,s] + x[i,l,s] + r[e,a])
+
+    ``b ~ N(0, difficulty_sd)`` (example difficulty) and ``r ~ N(0,
+    robustness_sd)`` (example robustness, per attack) are shared by every run
+    and independent, so survival does not depend on clean ability: a
+    clean-only effect leaves the conditional robust accuracy unchanged.
+    ``u`` and ``w`` are shared by every language of a trained model, ``v`` and
+    ``x`` per language. ``seed_sd`` is the standard deviation, in accuracy
+    points, that the run effects give one run's clean accuracy (and
+    conditional robust accuracy) in one language; ``shared`` is the share of
+    that variance common to all languages. Both are converted to the logit
+    scale with the slope of the population accuracy at the language's (the
+    attacks' mean) base. ``base`` is set so the population clean accuracy of
+    a language is ``clean_accuracy[l]`` (default: drawn per language from
+    0.55-0.8, as :func:`confirm_rows`), ``rob`` so that the population share
+    surviving attack ``a`` is :data:`ATTACK_SURVIVAL`.
+
+    Planted effects (:class:`Planted`) are fractions, like :func:`confirm_rows`
+    (``robust_gain=0.03``: 3 points): ``clean_gain`` shifts the language's
+    population clean accuracy by that much (without run effects),
+    ``robust_gain`` the population conditional robust accuracy averaged over
+    attacks. :func:`true_contrasts` gives the exact values with run effects.
+    """
+
+    target: str = "xnli"
+    languages: tuple[str, ...] = EXAMPLE_LANGUAGES
+    intermediates: tuple[str, ...] = INTERMEDIATES[:7]
+    attacks: tuple[str, ...] = ATTACKS
+    seeds: int = 3
+    n_examples: int = 300
+    n_dev: int = 200
+    seed_sd: float = 1.0
+    shared: float = 0.5
+    difficulty_sd: float = 1.5
+    robustness_sd: float = 1.0
+    planted: tuple[Planted, ...] = ()
+    clean_accuracy: tuple[float, ...] | None = None
+
+    def __post_init__(self) -> None:
+        for effect in self.planted:
+            if effect.intermediate not in self.intermediates[1:]:
+                raise ValueError(f"Planted.intermediate: {effect.intermediate!r} is not one of {self.intermediates[1:]}")
+            unknown = set(effect.languages) - set(self.languages)
+            if unknown:
+                raise ValueError(f"Planted.languages: {sorted(unknown)} not among {self.languages}")
+        if self.seeds < 1 or self.n_examples < 2 or len(self.intermediates) < 2:
+            raise ValueError(f"ExampleDesign: seeds={self.seeds} (>= 1), n_examples={self.n_examples} (>= 2), intermediates={self.intermediates} (>= 2) ")
+        if not 0.0 <= self.shared <= 1.0:
+            raise ValueError(f"ExampleDesign.shared: {self.shared} is not in [0, 1]")
+
+    def gains(self) -> tuple[np.ndarray, np.ndarray]:
+        """The planted (clean, robust) gains, fractions, each (I, L)."""
+        clean = np.zeros((len(self.intermediates), len(self.languages)))
+        robust = np.zeros_like(clean)
+        for effect in self.planted:
+            i = self.intermediates.index(effect.intermediate)
+            for lang in effect.languages:
+                clean[i, self.languages.index(lang)] += effect.clean_gain
+                robust[i, self.languages.index(lang)] += effect.robust_gain
+        return clean, robust
+
+    def accuracies(self) -> np.ndarray:
+        """Population clean accuracy of each language (no effects)."""
+        if self.clean_accuracy is not None:
+            if len(self.clean_accuracy) != len(self.languages):
+                raise ValueError(f"ExampleDesign.clean_accuracy: {len(self.clean_accuracy)} values for {len(self.languages)} languages")
+            return np.asarray(self.clean_accuracy, dtype=float)
+        return np.random.default_rng(zlib.crc32(",".join(self.languages).encode())).uniform(0.55, 0.8, size=len(self.languages))
+
+
+@dataclass(frozen=True)
+class ExampleOutcomes:
+    """Per-example outcomes of ``sims`` simulations of one design.
+
+    ``clean_correct``: bool ``(sims, L, I, k, n)``; ``survived``: bool
+    ``(sims, L, I, k, A, n)`` (false where the clean prediction is wrong);
+    ``dev_correct``: bool ``(sims, I, k, n_dev)`` (English dev). For
+    classification ``clean_score = clean_correct`` and ``attacked_score =
+    survived`` (1.0/0.0).
+    """
+
+    design: ExampleDesign
+    clean_correct: np.ndarray
+    survived: np.ndarray
+    dev_correct: np.ndarray
+
+    def language(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(clean_score, clean_correct, survived, attacked_score)`` of one
+        language as float arrays ``(sims, I, k, n)`` and ``(sims, I, k, A, n)``."""
+        clean = self.clean_correct[:, index].astype(float)
+        survived = self.survived[:, index].astype(float)
+        return clean, clean, survived, survived
+
+
+@dataclass(frozen=True)
+class _Params:
+    base: np.ndarray  # (L,) logit
+    rob: np.ndarray  # (A,) logit
+    clean_shift: np.ndarray  # (I, L)
+    robust_shift: np.ndarray  # (I, L)
+    clean_sd: np.ndarray  # (L,) logit sd of u + v
+    robust_sd: float  # logit sd of w + x
+    dev_base: float
+    dev_sd: float
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _mean_sigmoid(loc: np.ndarray | float, sd: np.ndarray | float) -> np.ndarray:
+    """``E[sigmoid(loc + sd Z)]``, Z standard normal (Gauss-Hermite)."""
+    loc_a, sd_a = np.broadcast_arrays(np.asarray(loc, dtype=float), np.asarray(sd, dtype=float))
+    return np.asarray((_sigmoid(loc_a[..., None] + sd_a[..., None] * _GH_X) * _GH_W).sum(axis=-1))
+
+
+def _slope(loc: np.ndarray | float, sd: float) -> np.ndarray:
+    """``d/dloc E[sigmoid(loc + sd Z)]``."""
+    p = _sigmoid(np.asarray(loc, dtype=float)[..., None] + sd * _GH_X)
+    return np.asarray((p * (1 - p) * _GH_W).sum(axis=-1))
+
+
+def _solve(target: np.ndarray, sd: float, locs: np.ndarray | None = None) -> np.ndarray:
+    """The shift ``d`` with ``mean_j E[sigmoid(locs_j + d + sd Z)] = target``
+    (``locs`` over the last axis; default a single 0), by bisection."""
+    target = np.asarray(target, dtype=float)
+    offsets = np.zeros(1) if locs is None else np.asarray(locs, dtype=float)
+    lo, hi = np.full(target.shape, -30.0), np.full(target.shape, 30.0)
+    for _ in range(80):
+        mid = (lo + hi) / 2
+        too_high = _mean_sigmoid(mid[..., None] + offsets, sd).mean(axis=-1) > target
+        hi, lo = np.where(too_high, mid, hi), np.where(too_high, lo, mid)
+    return (lo + hi) / 2
+
+
+def _params(design: ExampleDesign) -> _Params:
+    acc = design.accuracies()
+    clean_gain, robust_gain = design.gains()
+    if np.any(acc + clean_gain <= 0.0) or np.any(acc + clean_gain >= 1.0):
+        raise ValueError("ExampleDesign.planted: a clean gain takes an accuracy out of (0, 1)")
+    base = _solve(acc, design.difficulty_sd)
+    survival = np.array([ATTACK_SURVIVAL.get(a, 0.7) for a in design.attacks])
+    rob = _solve(survival, design.robustness_sd)
+    clean_shift = _solve(acc + clean_gain, design.difficulty_sd) - base
+    mean_survival = float(survival.mean())
+    if np.any(mean_survival + robust_gain <= 0.0) or np.any(mean_survival + robust_gain >= 1.0):
+        raise ValueError("ExampleDesign.planted: a robust gain takes the survival rate out of (0, 1)")
+    robust_shift = _solve(mean_survival + robust_gain, design.robustness_sd, rob)
+    sd = design.seed_sd / 100.0
+    clean_sd = sd / _slope(base, design.difficulty_sd)
+    robust_sd = float(sd / _slope(rob, design.robustness_sd).mean())
+    dev_base = float(_solve(np.array(ENGLISH_DEV_ACCURACY), design.difficulty_sd))
+    dev_sd = float(sd / _slope(dev_base, design.difficulty_sd))
+    return _Params(base, rob, clean_shift, robust_shift, clean_sd, robust_sd, dev_base, dev_sd)
+
+
+def simulate_examples(design: ExampleDesign, sims: int = 1, rng: int | np.random.Generator = 0) -> ExampleOutcomes:
+    """Draws ``sims`` independent simulations of ``design`` (new examples,
+    run effects and outcomes each), vectorised over the leading axis.
+
+    Example:
+        >>> out = simulate_examples(ExampleDesign(seeds=2, n_examples=50), sims=4)
+        >>> out.clean_correct.shape, out.survived.shape
+        ((4, 6, 7, 2, 50), (4, 6, 7, 2, 3, 50))
+    """
+    gen = np.random.default_rng(rng)
+    par = _params(design)
+    L, I, k, A, n = len(design.languages), len(design.intermediates), design.seeds, len(design.attacks), design.n_examples
+    f32 = np.float32
+    root_shared, root_own = np.sqrt(design.shared), np.sqrt(1.0 - design.shared)
+
+    def normal(*shape: int) -> np.ndarray:
+        return gen.standard_normal(shape, dtype=f32)
+
+    u = normal(sims, 1, I, k, 1)
+    run_clean = (par.clean_sd[:, None, None, None] * (root_shared * u + root_own * normal(sims, L, I, k, 1))).astype(f32)
+    clean_logit = (par.base[:, None, None, None] + par.clean_shift.T[:, :, None, None]).astype(f32) + run_clean
+    clean_logit = clean_logit + design.difficulty_sd * normal(sims, L, 1, 1, n)
+    clean_correct = gen.random(clean_logit.shape, dtype=f32) < _sigmoid(clean_logit)
+    del clean_logit, run_clean
+    w = normal(sims, 1, I, k, 1, 1)
+    run_rob = (par.robust_sd * (root_shared * w + root_own * normal(sims, L, I, k, 1, 1))).astype(f32)
+    fixed = (par.rob[None, None, :] + par.robust_shift.T[:, :, None]).astype(f32)  # (L, I, A)
+    rob_logit = fixed[:, :, None, :, None] + run_rob + design.robustness_sd * normal(sims, L, 1, 1, A, n)
+    survived = clean_correct[:, :, :, :, None, :] & (gen.random(rob_logit.shape, dtype=f32) < _sigmoid(rob_logit))
+    del rob_logit
+    dev_shift = _solve(ENGLISH_DEV_ACCURACY + design.gains()[0].mean(axis=1), design.difficulty_sd) - par.dev_base
+    dev_logit = (par.dev_base + dev_shift[:, None, None]).astype(f32) + par.dev_sd * u[:, 0]
+    dev_logit = dev_logit + design.difficulty_sd * normal(sims, 1, 1, design.n_dev)
+    dev_correct = gen.random(dev_logit.shape, dtype=f32) < _sigmoid(dev_logit)
+    return ExampleOutcomes(design, clean_correct, survived, dev_correct)
+
+
+@functools.lru_cache(maxsize=64)
+def true_contrasts(design: ExampleDesign) -> dict[str, np.ndarray]:
+    """The population value of each contrast (intermediate minus baseline),
+    per endpoint of :data:`analysis.endpoints.ENDPOINTS`, shape ``(I - 1, L)``:
+    what an infinite number of examples and seeds would give. Exact (Gauss-
+    Hermite quadrature over the normal example and run effects; cached).
+
+    The conditional robust accuracy of a run tends to ``mean_a E_r[P(survive)]``
+    (survival does not depend on clean difficulty), robust accuracy to clean
+    accuracy times that (run effects on the two are independent).
+    """
+    from analysis.endpoints import CLEAN, CONDITIONAL_ROBUST, ROBUST_ACCURACY
+
+    par = _params(design)
+    clean_sd_total = np.sqrt(design.difficulty_sd**2 + par.clean_sd**2)  # (L,)
+    clean = _mean_sigmoid(par.base + par.clean_shift, clean_sd_total)  # (I, L)
+    rob_sd_total = float(np.sqrt(design.robustness_sd**2 + par.robust_sd**2))
+    cond = _mean_sigmoid(par.rob + par.robust_shift[..., None], rob_sd_total).mean(axis=-1)  # (I, L)
+    robust = clean * cond
+    return {name: (v[1:] - v[0]) for name, v in ((CLEAN, clean), (CONDITIONAL_ROBUST, cond), (ROBUST_ACCURACY, robust))}
+
+
+def _run_key(cell_key: str, seed: int) -> str:
+    return f"{cell_key}-s{seed}"
+
+
+def example_rows(outcomes: ExampleOutcomes, sim: int = 0, rng: int | np.random.Generator = 0) -> pd.DataFrame:
+    """Per-example rows (:data:`raygrid.outcomes.EXAMPLE_COLUMNS` plus ``task``
+    and ``language``) of simulation ``sim``: per confirm run, a clean row per
+    example of each zero-shot language (``split=test``) and of English dev
+    (``split=dev``), and an attacked row per example and attack. Gold labels,
+    wrong predictions, perturbation rates and queries are drawn from ``rng``
+    (they do not enter the endpoints)."""
+    from raygrid.outcomes import CLEAN_STATUS, EXAMPLE_COLUMNS
+    from raygrid.version import SCHEMA_VERSION
+
+    d = outcomes.design
+    gen = np.random.default_rng(rng)
+    frames: list[pd.DataFrame] = []
+    langs: list[tuple[str, str, np.ndarray, np.ndarray | None]] = [
+        (lang, "test", outcomes.clean_correct[sim, j], outcomes.survived[sim, j]) for j, lang in enumerate(d.languages)
+    ]
+    langs.append(("en", "dev", outcomes.dev_correct[sim], None))
+    for lang, split, clean, survived in langs:
+        n = clean.shape[-1]
+        keys = np.array([f"{lang}-{e:05d}" for e in range(n)], dtype=object)
+        gold_idx = gen.integers(0, 3, size=n)
+        labels = np.array([json.dumps(x) for x in _NLI_LABELS], dtype=object)
+        wrong = labels[(gold_idx + gen.integers(1, 3, size=(len(d.intermediates), d.seeds, n))) % 3]
+        for i, name in enumerate(d.intermediates):
+            cell = f"cell-{name}-{d.target}"
+            for s in range(d.seeds):
+                ok = clean[i, s]
+                clean_pred = np.where(ok, labels[gold_idx], wrong[i, s])
+                common = {"run_key": _run_key(cell, s), "split": split, "stage": "confirm", "intermediate": name,
+                          "intermediate_checkpoint": "" if i == 0 else f"intermediate-{name}-s{s}",
+                          "seed": s, "cell_key": cell, "gold": labels[gold_idx], "clean_prediction": clean_pred,
+                          "clean_score": ok.astype(float), "clean_correct": ok, "schema_version": SCHEMA_VERSION,
+                          "task": d.target, "language": lang}  # fmt: skip
+                frames.append(pd.DataFrame({**common, "example_key": keys, "attack": "none", "attacked_prediction": "null",
+                                            "attacked_score": np.nan, "survived": pd.array([pd.NA] * n, dtype="boolean"),
+                                            "status": CLEAN_STATUS, "perturbation_rate": np.nan, "queries": 1}))  # fmt: skip
+                if survived is None:
+                    continue
+                for a, attack in enumerate(d.attacks):
+                    kept = survived[i, s, a]
+                    status = np.where(~ok, "skipped", np.where(kept, "failed", "successful"))
+                    attacked = ~ok | kept
+                    rate = np.where(ok, gen.uniform(0.05, 0.3, size=n), 0.0)
+                    queries = np.where(ok, gen.integers(10, 300, size=n), 1)
+                    frames.append(pd.DataFrame({**common, "example_key": keys, "attack": attack,
+                                                "attacked_prediction": np.where(attacked, clean_pred, wrong[i, s]),
+                                                "attacked_score": kept.astype(float),
+                                                "survived": pd.array(kept, dtype="boolean"), "status": status,
+                                                "perturbation_rate": rate, "queries": queries}))  # fmt: skip
+    rows = pd.concat(frames, ignore_index=True)
+    rows["queries"] = rows["queries"].astype("int64")
+    rows["seed"] = rows["seed"].astype("int64")
+    return rows[[*EXAMPLE_COLUMNS, "task", "language"]]
+
+
+#: Attacked examples a synthetic attack processes per 1,000 model queries per second (examples_per_second).
+_QUERIES_PER_SECOND = 1000.0
+
+
+def aggregate_rows(examples: pd.DataFrame) -> pd.DataFrame:
+    """The aggregate contract rows (docs/results.md) that the per-example rows
+    ``examples`` (:func:`example_rows`) imply: per run, the task's clean
+    ``accuracy`` per language and split (English dev included), and per
+    language and attack ``clean_accuracy``, ``robust_accuracy``,
+    ``attack_success_rate`` (``1 - sum(survived) / sum(clean_correct)``),
+    ``mean_words_perturbed`` and ``mean_queries`` over the attacked examples,
+    and ``examples_per_second`` (examples / (queries / 1,000 per second))."""
+    keys = ["run_key", "task", "language", "split", "attack"]
+    meta = ["stage", "intermediate", "seed", "cell_key"]
+    clean = examples[examples["attack"] == "none"]
+    frames = []
+    grouped = clean.groupby(keys, sort=True)
+    first = grouped[meta].first()
+    frames.append(first.assign(metric="accuracy", value=grouped["clean_score"].mean(), n_examples=grouped.size()))
+    attacked = examples[examples["attack"] != "none"].assign(
+        correct=lambda f: f["clean_correct"].astype(float), kept=lambda f: f["survived"].astype(float),
+        rate=lambda f: f["perturbation_rate"].where(f["clean_correct"].astype(bool)),
+        q=lambda f: f["queries"].where(f["clean_correct"].astype(bool)),
+    )  # fmt: skip
+    g = attacked.groupby(keys, sort=True)
+    first = g[meta].first()
+    count = g.size()
+    n_correct = g["correct"].sum()
+    n_kept = g["kept"].sum()
+    metrics = {
+        "clean_accuracy": n_correct / count,
+        "robust_accuracy": g["attacked_score"].mean(),
+        "attack_success_rate": (1 - n_kept / n_correct.where(n_correct > 0)).fillna(0.0),
+        "mean_words_perturbed": g["rate"].mean().fillna(0.0),
+        "mean_queries": g["q"].mean().fillna(0.0),
+        "examples_per_second": count / (g["queries"].sum() / _QUERIES_PER_SECOND),
+    }
+    for name, values in metrics.items():
+        frames.append(first.assign(metric=name, value=values, n_examples=count))
+    rows = pd.concat(frames).reset_index()
+    configs = {name: json.dumps({"learning_rate": 1e-5 * (1 + k % 3), "epochs": 2 + k % 2}, sort_keys=True)
+               for k, name in enumerate(sorted(rows["intermediate"].unique()))}  # fmt: skip
+    rows["config"] = rows["intermediate"].map(configs)
+    rows["checkpoint"] = "checkpoints/" + rows["run_key"]
+    rows["model"] = "synthetic-xlmr"
+    rows["value"] = rows["value"].astype(float)
+    rows["seed"] = rows["seed"].astype("int64")
+    rows["n_examples"] = rows["n_examples"].astype("int64")
+    rows["schema_version"] = int(examples["schema_version"].iloc[0])
+    return rows.sort_values([*keys, "metric"], ignore_index=True)
+
+
 __all__ = [
     "ATTACKS",
+    "ATTACK_SURVIVAL",
+    "EXAMPLE_LANGUAGES",
+    "ExampleDesign",
+    "ExampleOutcomes",
+    "aggregate_rows",
+    "example_rows",
+    "simulate_examples",
+    "true_contrasts",
     "INTERMEDIATES",
     "Planted",
     "SCRIPTS",
