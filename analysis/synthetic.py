@@ -32,6 +32,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import inspect
 import json
 import zlib
 from collections.abc import Mapping, Sequence
@@ -167,20 +168,36 @@ def trial_rows(target: str = "xnli", intermediates: Sequence[str] = INTERMEDIATE
     return pd.DataFrame(records)
 
 
-def write_sweep_dir(path: Path | str, rows: pd.DataFrame, *, spec_text: str | None = None) -> Path:
+def write_sweep_dir(
+    path: Path | str, rows: pd.DataFrame, *, spec_text: str | None = None, examples: pd.DataFrame | None = None
+) -> Path:
     """Writes ``rows`` as a sweep directory (``spec.yaml`` + ``results/``) through
-    :func:`raygrid.store.write_run`, one run per ``run_key``, exactly as a sweep does."""
+    :func:`raygrid.store.write_run`, one run per ``run_key``, exactly as a sweep does.
+
+    ``examples``: per-example rows (:func:`example_rows`), written with each
+    run's aggregate rows (``write_run(..., examples=...)``).
+
+    Raises:
+        ValueError: ``examples`` given but this :func:`raygrid.store.write_run`
+            does not write per-example rows.
+    """
     from raygrid.layout import RESULTS_DIR, SPEC_FILE
     from raygrid.store import ResultRow, write_run
 
+    if examples is not None and "examples" not in inspect.signature(write_run).parameters:
+        raise ValueError("write_sweep_dir: examples= needs raygrid.store.write_run(..., examples=...), which this raygrid lacks")
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     (root / SPEC_FILE).write_text(spec_text or "# synthetic sweep written by analysis.synthetic\nname: synthetic\n")
     fields = list(ResultRow.__dataclass_fields__)
     frame = rows[fields]
+    per_run = {} if examples is None else {str(key): group for key, group in examples.groupby("run_key", sort=False)}
     for run_key, group in frame.groupby("run_key", sort=True):
         records = [ResultRow(**rec) for rec in _records(group)]
-        write_run(root / RESULTS_DIR, str(run_key), records, meta={"synthetic": True})
+        extra: dict[str, Any] = {}
+        if examples is not None:
+            extra["examples"] = per_run.get(str(run_key), examples.iloc[:0]).reset_index(drop=True)
+        write_run(root / RESULTS_DIR, str(run_key), records, meta={"synthetic": True}, **extra)
     return root
 
 
