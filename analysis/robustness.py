@@ -65,6 +65,7 @@ class TargetRobustness:
     correlation: dict[str, Any]
     missing: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    figures: dict[str, bytes] = field(default_factory=dict)  # PNGs, filled by the report
 
 
 def _row(contrast: Contrast, j: int, alpha_family: float, **keys: Any) -> dict[str, Any]:
