@@ -28,6 +28,7 @@ import pandas as pd
 
 from analysis import figures
 from analysis.robustness import PRIMARY, TargetRobustness, analyze_examples
+from analysis.runs import confirm_runs
 from analysis.stats import holm
 from analysis.tables import load_confirm, load_examples, summary_table
 
@@ -230,6 +231,9 @@ def analyze(
     results = {t: r for t, r in computed.items() if r is not None}
     without = [t for t in names if t not in results]
     _apply_headline_holm(results, alpha)
+    planned = confirm_runs(sweep_dir)
+    for target, r in results.items():
+        r.notes.extend(run_status_lines(planned, target))
     headlines = [_headline_text(t, r) for t, r in results.items()]
     headlines += [f"{t}: no per-example confirm rows with a baseline: {NEEDS_EXAMPLES} need them" for t in without]
     answer = answer_lines(results, alpha)
@@ -247,6 +251,23 @@ def analyze(
     md_path = out / "summary.md"
     md_path.write_text(_markdown(results, without, answer, sweep_dir, alpha), encoding="utf-8")
     return Report(html_path, md_path, results, headlines, answer)
+
+
+def run_status_lines(planned: pd.DataFrame | None, target: str) -> list[str]:
+    """The planned confirm runs of ``target`` that failed or are missing, in words."""
+    if planned is None:
+        return ["planned runs: unknown (no readable sweep.json); holes are judged from the rows alone"]
+    runs = planned[planned["target"] == target]
+    lines = [f"planned confirm runs: {len(runs)}, done {int((runs['status'] == 'done').sum())}"]
+    for status in ("failed", "missing"):
+        bad = runs[runs["status"] == status]
+        if len(bad):
+            listed = "; ".join(
+                f"{x.intermediate} seed {x.seed}" + (f" ({str(x.error).splitlines()[0][:120]})" if x.error else "")
+                for x in bad.itertuples()
+            )
+            lines.append(f"{status} confirm runs ({len(bad)}): {listed}")
+    return lines
 
 
 def _json_default(value: Any) -> Any:
