@@ -73,47 +73,54 @@ def paired_arrays(
 ) -> PairedArrays | None:
     """The arrays of one language on the grid ``intermediates x seeds`` (the
     baseline first); a run without rows is NaN throughout. The examples are
-    those every present run evaluated under every attack; ``None`` when no
-    run is present or no example is shared.
+    those every present run evaluated clean and under every attack; ``None``
+    when no run is present or no example is shared. Vectorised (codes and
+    fancy indexing, no pivots): millions of rows take seconds.
     """
-    sub = rows[(rows["language"] == language) & rows["intermediate"].isin(intermediates) & rows["seed"].isin(seeds)]
-    sub = sub[sub["attack"].isin([NO_ATTACK, *attacks])]
-    clean_rows = sub[sub["attack"] == NO_ATTACK]
-    if clean_rows.empty and attacks:  # the attack rows carry the clean outcome too
-        clean_rows = sub[sub["attack"] == attacks[0]]
-    parts = [clean_rows, *[sub[sub["attack"] == a] for a in attacks]]
-    present = set(clean_rows.groupby(["intermediate", "seed"]).groups)
-    if not present:
+    sub = rows[rows["language"] == language] if (rows["language"] != language).any() else rows
+    wanted = [NO_ATTACK, *attacks]
+    i = pd.Categorical(sub["intermediate"], categories=list(intermediates)).codes
+    s = pd.Categorical(sub["seed"].astype("int64"), categories=[int(x) for x in seeds]).codes
+    a = pd.Categorical(sub["attack"], categories=wanted).codes
+    keep = (i >= 0) & (s >= 0) & (a >= 0)
+    if not keep.any():
         return None
-    keys: set[str] | None = None
-    for part in parts:
-        per_run = {run: set(map(str, frame["example_key"])) for run, frame in part.groupby(["intermediate", "seed"])}
-        for run in present:
-            keys = per_run.get(run, set()) if keys is None else keys & per_run.get(run, set())
-    if not keys:
+    sub, i, s, a = sub[keep], i[keep], s[keep], a[keep]
+    codes, keys = pd.factorize(sub["example_key"].astype(str), sort=True)
+    n_int, n_seed, n_att, n_ex = len(intermediates), len(seeds), len(wanted), len(keys)
+    seen = np.zeros((n_int, n_seed, n_att, n_ex), dtype=bool)
+    seen[i, s, a, codes] = True
+    if not seen[:, :, 0].any() and attacks:  # no clean rows: the attack rows carry the clean outcome
+        clean_from = 1
+    else:
+        clean_from = 0
+    runs = seen[:, :, clean_from].any(axis=-1)  # (I, k)
+    if not runs.any():
         return None
-    order = sorted(keys)
-    runs = pd.MultiIndex.from_product([list(intermediates), [int(s) for s in seeds]], names=["intermediate", "seed"])
-    shape = (len(intermediates), len(seeds), len(order))
+    needed = [clean_from, *range(1, n_att)]
+    shared = seen[runs][:, needed].all(axis=(0, 1))  # examples every present run has for every part
+    if not shared.any():
+        return None
+    shape = (n_int, n_seed, n_att, n_ex)
 
-    def cube(part: pd.DataFrame, column: str) -> np.ndarray:
-        part = part[part["example_key"].astype(str).isin(keys)]
-        wide = part.pivot_table(index=["intermediate", "seed"], columns="example_key", values=column, aggfunc="first")
-        wide.columns = wide.columns.map(str)
-        return wide.reindex(index=runs, columns=order).to_numpy(float).reshape(shape)
+    def cube(column: str) -> np.ndarray:
+        out = np.full(shape, np.nan)
+        out[i, s, a, codes] = sub[column].to_numpy(dtype=float, na_value=np.nan)
+        out[~runs] = np.nan
+        return out[..., shared]
 
-    survived = np.stack([cube(p, "survived") for p in parts[1:]], axis=2) if attacks else np.empty((*shape[:2], 0, shape[2]))
-    scores = np.stack([cube(p, "attacked_score") for p in parts[1:]], axis=2) if attacks else np.empty(survived.shape)
+    clean_score, clean_correct = cube("clean_score")[:, :, clean_from], cube("clean_correct")[:, :, clean_from]
+    survived, attacked = cube("survived")[:, :, 1:], cube("attacked_score")[:, :, 1:]
     return PairedArrays(
         language=language,
         intermediates=tuple(intermediates),
-        seeds=tuple(int(s) for s in seeds),
+        seeds=tuple(int(x) for x in seeds),
         attacks=tuple(attacks),
-        example_keys=tuple(order),
-        clean_score=cube(clean_rows, "clean_score"),
-        clean_correct=cube(clean_rows, "clean_correct"),
-        survived=survived,
-        attacked_score=scores,
+        example_keys=tuple(str(k) for k in np.asarray(keys)[shared]),
+        clean_score=clean_score,
+        clean_correct=clean_correct,
+        survived=np.where(np.isnan(survived) & runs[:, :, None, None], 0.0, survived),
+        attacked_score=attacked,
     )
 
 

@@ -147,13 +147,14 @@ def analyze_examples(
             "no attack is supported by every zero-shot language, so no attack-averaged endpoint is formed; "
             "see the per-attack (exploratory) table"
         )
+    by_language = {str(lang): frame for lang, frame in rows.groupby("language", sort=True)}
     arrays: dict[str, PairedArrays] = {}
     for language in [*design.zero_shot, *([ENGLISH] if design.english else [])]:
-        got = paired_arrays(rows, language, inters, design.seeds, attacks)
+        got = paired_arrays(by_language[language], language, inters, design.seeds, attacks)
         if got is not None:
             arrays[language] = got
     cells = _cells(arrays, design, attacks, alpha)
-    per_attack = _per_attack(rows, design, inters, alpha)
+    per_attack = _per_attack(by_language, design, inters, alpha)
     headline = _headline(arrays, design, alpha) if attacks else _empty_headline()
     correlation = _correlation(arrays, design, alpha, n_perm, rng) if attacks else {
         "statistic": None, "p": None, "n_intermediates": len(design.intermediates), "n_seeds": len(design.seeds),
@@ -190,11 +191,12 @@ def _cells(arrays: Mapping[str, PairedArrays], design: Design, attacks: list[str
     return out[CELL_COLUMNS]
 
 
-def _per_attack(rows: pd.DataFrame, design: Design, inters: list[str], alpha: float) -> pd.DataFrame:
+def _per_attack(by_language: Mapping[str, pd.DataFrame], design: Design, inters: list[str], alpha: float) -> pd.DataFrame:
     records: list[dict[str, Any]] = []
     for language in design.zero_shot:
-        for attack in sorted(attacks_by_language(rows).get(language, set())):
-            arr = paired_arrays(rows, language, inters, design.seeds, [attack])
+        frame = by_language[language]
+        for attack in sorted(attacks_by_language(frame).get(language, set())):
+            arr = paired_arrays(frame, language, inters, design.seeds, [attack])
             if arr is None:
                 continue
             for j, name in enumerate(arr.intermediates[1:], start=1):
