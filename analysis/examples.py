@@ -98,7 +98,7 @@ def paired_arrays(
     if not runs.any():
         return None
     needed = [clean_from, *range(1, n_att)]
-    shared = seen[runs][:, needed].all(axis=(0, 1))  # examples every present run has for every part
+    shared: np.ndarray = np.asarray(seen[runs][:, needed].all(axis=(0, 1)))  # examples every present run has for every part
     if not shared.any():
         return None
     shape = (n_int, n_seed, n_att, n_ex)
