@@ -94,7 +94,7 @@ def paired_arrays(
         clean_from = 1
     else:
         clean_from = 0
-    runs = seen[:, :, clean_from].any(axis=-1)  # (I, k)
+    runs: np.ndarray = np.asarray(seen[:, :, clean_from].any(axis=-1))  # (I, k)
     if not runs.any():
         return None
     needed = [clean_from, *range(1, n_att)]
