@@ -149,10 +149,18 @@ def analyze_examples(
         )
     by_language = {str(lang): frame for lang, frame in rows.groupby("language", sort=True)}
     arrays: dict[str, PairedArrays] = {}
-    for language in [*design.zero_shot, *([ENGLISH] if design.english else [])]:
+    for language in design.zero_shot:
         got = paired_arrays(by_language[language], language, inters, design.seeds, attacks)
         if got is not None:
             arrays[language] = got
+    if design.english:
+        own = attacks_by_language(by_language[ENGLISH]).get(ENGLISH, set())
+        english_attacks = [a for a in attacks if a in own]
+        if english_attacks != attacks:
+            notes.append(f"English averages {', '.join(english_attacks) or 'no attack'} (it lacks {', '.join(a for a in attacks if a not in own)})")
+        got = paired_arrays(by_language[ENGLISH], ENGLISH, inters, design.seeds, english_attacks) if english_attacks else None
+        if got is not None:
+            arrays[ENGLISH] = got
     cells = _cells(arrays, design, attacks, alpha)
     per_attack = _per_attack(by_language, design, inters, alpha)
     headline = _headline(arrays, design, alpha) if attacks else _empty_headline()
