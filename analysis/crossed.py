@@ -39,6 +39,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 from scipy import stats as sps
 
 
@@ -109,8 +110,9 @@ def crossed_contrast(diffs: Sequence[np.ndarray], *, alpha: float = 0.05) -> Con
 
 
 def _half_width(p: np.ndarray, seed_term: np.ndarray, example_term: np.ndarray, df: int) -> np.ndarray:
-    seed_part = np.where(seed_term > 0, sps.t.ppf(1 - p / 2, df) ** 2 * np.where(seed_term > 0, seed_term, 1.0), 0.0)
-    example_part = np.where(example_term > 0, sps.norm.ppf(1 - p / 2) ** 2 * np.where(example_term > 0, example_term, 1.0), 0.0)
+    # scipy.special's quantiles directly: sps.t.ppf's argument checks cost 10x
+    seed_part = np.where(seed_term > 0, special.stdtrit(df, 1 - p / 2) ** 2 * np.where(seed_term > 0, seed_term, 1.0), 0.0)
+    example_part = np.where(example_term > 0, special.ndtri(1 - p / 2) ** 2 * np.where(example_term > 0, example_term, 1.0), 0.0)
     return np.sqrt(seed_part + example_part)
 
 

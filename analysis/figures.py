@@ -1,7 +1,8 @@
 """Figures (matplotlib, Agg backend), returned as PNG bytes for embedding.
 
+* :func:`headline_heatmap` -- the primary endpoint's gain (points), intermediate x language, flags marked;
 * :func:`heatmaps` -- robustness gain (points), intermediate x language, one panel per attack;
-* :func:`forest` -- attack-averaged gains with bootstrap CIs, one panel per intermediate;
+* :func:`forest` -- attack-averaged gains with 95% intervals, one panel per intermediate;
 * :func:`clean_vs_robust` -- clean-transfer gain vs robustness gain, one panel per language.
 """
 
@@ -35,6 +36,43 @@ def _png(fig: Figure, tight: bool = True) -> bytes:
     return buf.getvalue()
 
 
+def headline_heatmap(cells: pd.DataFrame, title: str) -> bytes:
+    """Gain (points) per intermediate (rows) and language (columns), each
+    cell annotated with its value; Holm-flagged cells framed and starred,
+    cells whose 95% interval excludes zero without surviving Holm marked
+    with a dot."""
+    plt = _plt()
+    inters = sorted(cells["intermediate"].unique())
+    langs = sorted(cells["language"].unique())
+    grid = cells.pivot_table(index="intermediate", columns="language", values="gain").reindex(index=inters, columns=langs) * 100
+    flag = cells.pivot_table(index="intermediate", columns="language", values="flagged", aggfunc="max").reindex(index=inters, columns=langs)
+    lo = cells.pivot_table(index="intermediate", columns="language", values="ci_low").reindex(index=inters, columns=langs)
+    hi = cells.pivot_table(index="intermediate", columns="language", values="ci_high").reindex(index=inters, columns=langs)
+    values = grid.to_numpy(float)
+    finite = values[np.isfinite(values)]
+    lim = max(1.0, float(np.abs(finite).max())) if finite.size else 1.0
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.75 * len(langs) + 2.5), max(2.5, 0.5 * len(inters) + 1.6)))
+    im = ax.imshow(values, cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
+    for r in range(len(inters)):
+        for c in range(len(langs)):
+            v = values[r, c]
+            if not np.isfinite(v):
+                continue
+            flagged = bool(flag.iat[r, c]) if pd.notna(flag.iat[r, c]) else False
+            excludes = bool(lo.iat[r, c] > 0 or hi.iat[r, c] < 0)
+            mark = "*" if flagged else ("." if excludes else "")
+            ax.text(c, r, f"{v:+.1f}{mark}", ha="center", va="center", fontsize=10, fontweight="bold" if flagged else "normal",
+                    color="white" if abs(v) > 0.6 * lim else "black")  # fmt: skip
+            if flagged:
+                ax.add_patch(plt.Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, lw=2, ec="black"))
+    ax.set_xticks(range(len(langs)), langs, fontsize=10)
+    ax.set_yticks(range(len(inters)), inters, fontsize=10)
+    ax.set_xlabel("zero-shot language", fontsize=10)
+    fig.colorbar(im, ax=ax, shrink=0.9).set_label("gain vs none (points)", fontsize=10)
+    ax.set_title(title + "\n* Holm-flagged   . 95% interval excludes 0 (unadjusted)", fontsize=10)
+    return _png(fig)
+
+
 def heatmaps(per_attack: pd.DataFrame, title: str) -> bytes:
     """Gain in robust accuracy (points) against the baseline, per attack."""
     plt = _plt()
@@ -54,13 +92,13 @@ def heatmaps(per_attack: pd.DataFrame, title: str) -> bytes:
         ax.set_title(f"{attack}", fontsize=9)
     for ax in list(axes.flat)[len(attacks):]:
         ax.axis("off")
-    fig.colorbar(im, ax=axes, shrink=0.6, label="robust accuracy gain vs none (points)")
+    fig.colorbar(im, ax=axes, shrink=0.6, label="gain vs none (points)")
     fig.suptitle(title, fontsize=10)
     return _png(fig)
 
 
 def forest(cells: pd.DataFrame, title: str) -> bytes:
-    """Attack-averaged gains (points) with 95% bootstrap CIs; Holm-flagged cells in red."""
+    """Attack-averaged gains (points) with 95% intervals; Holm-flagged cells in red."""
     plt = _plt()
     inters = sorted(cells["intermediate"].unique())
     langs = sorted(cells["language"].unique())
@@ -82,7 +120,7 @@ def forest(cells: pd.DataFrame, title: str) -> bytes:
         ax.set_title(name, fontsize=9)
     for ax in list(axes.flat)[len(inters):]:
         ax.axis("off")
-    fig.supxlabel("robust accuracy gain vs none (points, 95% CI)", fontsize=9)
+    fig.supxlabel("gain vs none (points, 95% interval)", fontsize=9)
     fig.suptitle(title, fontsize=10)
     return _png(fig)
 
@@ -114,4 +152,4 @@ def clean_vs_robust(gains: pd.DataFrame, title: str) -> bytes:
     return _png(fig, tight=False)
 
 
-__all__ = ["clean_vs_robust", "forest", "heatmaps"]
+__all__ = ["clean_vs_robust", "forest", "headline_heatmap", "heatmaps"]

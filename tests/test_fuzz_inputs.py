@@ -308,7 +308,7 @@ BAD_OPTIONS: list[list[str]] = [
     ["cell", "--model", "m", "--intermediate", "none", "--target", "xnli", "--seed", "1.5"],
     ["analyze", "DIR", "--alpha", "2"],
     ["analyze", "DIR", "--alpha", "nan"],
-    ["analyze", "DIR", "--bootstrap", "-5"],
+    ["analyze", "DIR", "--permutations", "-5"],
     ["analyze", "DIR", "--jobs", "0"],
     ["plan", "SPEC", "--throughput", "inf"],
 ]
@@ -535,7 +535,7 @@ def _argv(command: str, folder: Path, workdir: Path) -> list[str]:
     if command == "best":
         return ["best", str(folder), "--target", "xnli"]
     if command == "analyze":
-        return ["analyze", str(folder), "--out", str(workdir / "report"), "--bootstrap", "50", "--jobs", "1"]
+        return ["analyze", str(folder), "--out", str(workdir / "report"), "--permutations", "50", "--jobs", "1"]
     return [command, str(folder)]
 
 

@@ -52,7 +52,7 @@ def check_best_and_analyze(sweep_dir: Path, *, target: str, out_dir: Path, seeds
     oracle = json.loads(robust.stdout)
     assert oracle and all(b["attack"] != "none" and b["selection"] == "oracle" for b in oracle)
 
-    proc = run_cli(["analyze", str(sweep_dir), "--out", str(out_dir), "--bootstrap", "200"])
+    proc = run_cli(["analyze", str(sweep_dir), "--out", str(out_dir), "--permutations", "200"])
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == "HEAVY=", "raygrid analyze imported a heavy library"
     findings = json.loads((out_dir / "findings.json").read_text())

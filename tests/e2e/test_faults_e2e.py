@@ -61,7 +61,7 @@ class Looker:
             self.looks += 1
         raygrid("best", str(self.sweep), "--target", "xnli", "--json", cwd=self.root, timeout=300)
         if self.looks % 3 == 1:
-            raygrid("analyze", str(self.sweep), "--bootstrap", "20", "--jobs", "1", "--out",
+            raygrid("analyze", str(self.sweep), "--permutations", "20", "--jobs", "1", "--out",
                     str(self.root / "report"), cwd=self.root, timeout=300)  # fmt: skip
         started = (self.sweep / "writer.lease").is_file() and (self.sweep / "sweep.json").is_file()
         if self.second_writer is None and started and process.poll() is None:

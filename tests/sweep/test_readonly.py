@@ -168,7 +168,7 @@ def test_best_and_analyze_write_nothing_to_the_sweep(tmp_path: Path, capsys: pyt
     sweep = write_sweep_dir(tmp_path / "s", rows)
     before = snapshot(sweep)
     assert main(["best", str(sweep), "--target", "xnli", "--json"]) == 0
-    assert main(["analyze", str(sweep), "--bootstrap", "50", "--jobs", "1"]) == 0
+    assert main(["analyze", str(sweep), "--permutations", "50", "--jobs", "1"]) == 0
     assert (tmp_path / "s-report" / "report.html").is_file()  # the default: beside the sweep
     assert snapshot(sweep) == before
     capsys.readouterr()
