@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print(null_tables(null))
     print(f"\n## Power of the primary endpoint (seed sd {args.power_sd} points, {power_sims} simulations per row)\n")
     print(f"Cells: {CELL_EFFECT} in {', '.join(ARABIC)} (Holm over the target's {6 * len(design.languages)} cells); "
-          f"headline: {HEADLINE_EFFECT} in every language (Holm over 6 intermediates). MDE80: median minimum detectable effect.\n")  # fmt: skip
+          f"headline: {HEADLINE_EFFECT} in every language (Holm over 6 intermediates). MDE80: median minimum detectable effect at 80% power, unadjusted alpha 0.05.\n")  # fmt: skip
     print(power_table(power, design.languages, design.intermediates))
     print(f"\nMonte Carlo standard error of a rate near 0.05 (or a coverage near 0.95): {np.sqrt(0.05 * 0.95 / sims):.4f} "
           f"over {sims} simulations{' (quick mode: misses below are within noise, not verdicts)' if args.quick else ''}; "

@@ -135,3 +135,30 @@ def test_write_sweep_dir_with_example_rows(tmp_path: Path) -> None:
     assert len(files) == 2 * 2  # runs x (ar, en)
     read = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     assert len(read) == len(ex)
+
+
+def test_example_rows_read_back_as_the_simulated_arrays() -> None:
+    """The analysis's reader (:mod:`analysis.examples`) turns one simulation's
+    rows back into exactly its arrays, and the report's cell gains equal the
+    array-level contrasts."""
+    from analysis.examples import confirm_examples, paired_arrays
+    from analysis.robustness import analyze_examples
+
+    design = ExampleDesign(languages=("ar", "bg", "hi"), intermediates=INTERMEDIATES, attacks=("typo", "polygloss"),
+                           seeds=3, n_examples=25, n_dev=10, planted=(Planted("mnli", ("ar",), robust_gain=0.05),))  # fmt: skip
+    out = simulate_examples(design, 2, 9)
+    rows = confirm_examples(example_rows(out, sim=1, rng=3), design.target)
+    for j, lang in enumerate(design.languages):
+        got = paired_arrays(rows, lang, design.intermediates, range(design.seeds), design.attacks)
+        assert got is not None and got.n_examples == design.n_examples
+        clean_score, clean_correct, survived, attacked = out.language(j)
+        assert np.array_equal(got.clean_score, clean_score[1]) and np.array_equal(got.clean_correct, clean_correct[1])
+        assert np.array_equal(got.survived, survived[1]) and np.array_equal(got.attacked_score, attacked[1])
+    result = analyze_examples(example_rows(out, sim=1, rng=3), design.target, n_perm=100)
+    assert result is not None
+    cells = result.cells.set_index(["endpoint", "intermediate", "language"])
+    clean_score, clean_correct, survived, attacked = (x[1] for x in out.language(0))
+    values = endpoint_values(clean_score, clean_correct, survived, attacked, CONDITIONAL_ROBUST)
+    expected = cell_contrasts(values).gain
+    for i, name in enumerate(design.intermediates[1:]):
+        assert cells.loc[(CONDITIONAL_ROBUST, name, "ar"), "gain"] == pytest.approx(expected[i])
