@@ -67,7 +67,12 @@ def script_of(language: str) -> str:
 @dataclass(frozen=True)
 class Planted:
     """An effect put into the table: ``intermediate`` shifts robust (and
-    optionally clean) accuracy by the given fractions in ``languages``."""
+    optionally clean) accuracy by the given fractions in ``languages``
+    (fractions, not points: ``robust_gain=0.03`` is 3 accuracy points).
+
+    In :func:`confirm_rows` ``robust_gain`` shifts robust accuracy; in
+    :class:`ExampleDesign` it shifts the conditional robust accuracy
+    (1 - attack success rate) and ``clean_gain`` the clean accuracy only."""
 
     intermediate: str
     languages: tuple[str, ...]
