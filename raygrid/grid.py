@@ -291,12 +291,12 @@ def expand(spec: SweepSpec) -> Grid:
         seeds = spec.confirm.seeds[:1] if cell.evaluate_only else spec.confirm.seeds
         for seed in seeds:
             payload = {**confirm_common, "parent": cell.key, "seed": seed, "languages": list(cell.languages)}
-            depends_on: tuple[str, ...] = (cell.key,)  # the target cell first: the planner's parent
+            needs: tuple[str, ...] = (cell.key,)  # the target cell first: the planner's parent
             replica = _replica(spec, cell, seed)
             if replica is not None:
                 payload.update(replicate_intermediate=True, intermediate_checkpoint=replica)
                 if replica in last_of_replica:
-                    depends_on += (last_of_replica[replica],)
+                    needs += (last_of_replica[replica],)
             key = stable_key(payload)
             if replica is not None:
                 last_of_replica[replica] = key
@@ -307,7 +307,7 @@ def expand(spec: SweepSpec) -> Grid:
                     cell.intermediate,
                     cell.target,
                     cell.tasks,
-                    depends_on,
+                    needs,
                     None,
                     0,
                     cell.languages,
