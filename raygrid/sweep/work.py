@@ -354,13 +354,32 @@ def _train_replicated_intermediate(ctx: UnitContext, placement: Placement, selec
         train_cap=spec.data.train_cap,
         max_eval_examples=spec.data.max_eval_examples,
         data_seed=spec.seed,
-        placement=placement,
+        placement=_mixture_placement(placement) if len(phase.tasks) > 1 else placement,
         cache_dir=token_cache_dir(ctx.sweep_dir),
         trust_remote_code=ctx.trust_remote_code,
     )
     if placement.rank == 0:
         phases.save(phase, model, tokenizer, result, where)
     _wait_for_rank_zero(placement)
+
+
+def _mixture_placement(placement: Placement) -> Placement:
+    """``placement`` for a multi-task phase: the confirm unit's placement
+    wraps its single-task target phase, but a mixture's step uses one head
+    only, so data parallelism must let the other heads go without gradients
+    (as the Ray backend does for a multi-task cell's trials)."""
+    if placement.world_size == 1:
+        return placement
+
+    def wrap(model: nn.Module) -> nn.Module:
+        import torch
+        from torch.nn.parallel import DistributedDataParallel
+
+        device = torch.device(placement.device)
+        ids = [device.index] if device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+
+    return replace(placement, wrap=wrap)
 
 
 def _wait_for_rank_zero(placement: Placement) -> None:

@@ -142,3 +142,75 @@ def test_a_killed_unit_reuses_the_seeds_intermediate_it_had_trained(
     assert record.status == "complete"
     assert dict(trainings) == {owner.key: 1}  # the target phase only
     assert record.replicated_intermediate == str(sweep / "checkpoints" / str(owner_cell.replicated_intermediate))
+
+
+
+#: One of two data-parallel ranks (gloo, CPU) running a confirm unit: argv is
+#: rank, the sweep folder, the unit's key, the rendezvous file, the output folder.
+RANK_SCRIPT = """
+import json, sys
+from pathlib import Path
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from raygrid.sweep.folder import started_spec
+from raygrid.storage import Location
+from raygrid.grid import expand
+from raygrid.sweep.plan import Unit
+from raygrid.sweep.work import UnitContext, run_unit
+from raygrid.train.loop import Placement
+
+rank, sweep, key, rendezvous, out = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3], sys.argv[4], Path(sys.argv[5])
+spec = started_spec(Location.of(sweep))
+unit = Unit.from_config(json.loads((out / "unit.json").read_text()))
+cell = expand(spec).by_key[key]
+dist.init_process_group("gloo", init_method=rendezvous, rank=rank, world_size=2)
+placement = Placement(rank=rank, world_size=2, wrap=lambda model: DistributedDataParallel(model))
+record = run_unit(UnitContext(spec, sweep, unit, cell), placement)
+dist.destroy_process_group()
+(out / f"rank{rank}.json").write_text(json.dumps({"status": record.status, "replica": record.replicated_intermediate}))
+"""
+
+
+@pytest.mark.slow  # two processes of torch on 2 CPUs: about 2 minutes
+def test_two_ranks_train_a_mixtures_seed_intermediate_then_the_target_from_it(tiny_model_dir: Path, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    spec = replicating_spec(tiny_model_dir, tmp_path)
+    spec = spec.replace(
+        intermediates=["mnli+anli"],
+        targets=[{"task": "xnli", "languages": ["de"]}],
+        n_trials={"intermediate": 1, "target": 1},
+        confirm={"seeds": [5], "replicate_intermediate": True},
+    )
+    sweep = tmp_path / "rep"
+    planner = Planner(spec, sweep)
+    units: list[Unit] = []
+    while isinstance(unit := planner.next_unit(), Unit):
+        cell = planner.grid.by_key[unit.cell_key]
+        if cell.stage is Stage.CONFIRM:
+            units.append(unit)  # run below, on two ranks
+            continue
+        planner.complete(unit, run_unit(UnitContext(spec, sweep, unit, cell), Placement()))
+    (unit,) = units
+    cell = planner.grid.by_key[unit.cell_key]
+    own = sweep / "checkpoints" / str(cell.replicated_intermediate)
+    assert not own.exists()
+    (sweep / "sweep.json").write_text(json.dumps({"spec": spec.normalised()}))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "unit.json").write_text(json.dumps(unit.to_config()))
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
+    args = [str(sweep), unit.key, f"file://{tmp_path / 'rendezvous'}", str(out)]
+    ranks = [subprocess.Popen([sys.executable, "-c", RANK_SCRIPT, str(r), *args], env=env) for r in (0, 1)]
+    try:
+        assert [p.wait(timeout=300) for p in ranks] == [0, 0]
+    finally:
+        for p in ranks:
+            p.kill()
+    results = [json.loads((out / f"rank{r}.json").read_text()) for r in (0, 1)]
+    assert results == [{"status": "complete", "replica": str(own)}] * 2
+    assert meta_of(own)["tasks"] == ["anli", "mnli"] and meta_of(own)["train"]["seed"] == 5
+    assert meta_of(sweep / "checkpoints" / unit.key)["parent"] == str(own)
