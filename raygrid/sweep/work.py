@@ -241,6 +241,9 @@ def run_unit(
     complete (trained by ``raygrid cell --output <this sweep>`` under the
     same key, or before a kill) is not trained again: its record and rows
     come from the checkpoint's metadata (and a confirm unit evaluates it).
+    A confirm unit with a replicated intermediate (``confirm.replicate_intermediate``)
+    first trains its seed's own intermediate checkpoint unless it is complete,
+    and its target phase starts from it (:func:`_train_replicated_intermediate`).
     """
     reporter = reporter or _NullReporter()
     unit = ctx.unit
