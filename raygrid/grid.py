@@ -18,7 +18,14 @@ Three stages, each a set of cells with stable keys and dependencies:
     One unit per (target cell, confirm seed): the target cell's best config
     retrained with that seed, then evaluated zero-shot per language, clean
     and under each attack. An ``evaluate_only`` target has nothing to
-    retrain, so it gets a single unit (the first seed).
+    retrain, so it gets a single unit (the first seed). With
+    ``confirm.replicate_intermediate`` a unit whose target starts from an
+    intermediate first retrains that intermediate (its cell's selected
+    config, the unit's seed) into the seed's own checkpoint
+    (:func:`raygrid.unit.keys.replicate_key`), shared by every target of
+    the intermediate: the first such unit of an (intermediate, seed) trains
+    it and each later one depends on the one before, so that two units
+    never train it at once and each later one finds it trained.
 
 A key hashes everything that determines a cell's result: the model, the
 tasks, the stage, the search space, the trials, the sampler (and its seed),
@@ -27,7 +34,10 @@ the pruner (of these two, the fields their registry entries declare:
 :data:`raygrid.SCHEMA_VERSION`; never where or how wide the sweep runs
 (:data:`raygrid.spec.RUNTIME_FIELDS`). A target key leaves out the
 evaluation languages (they do not change model selection, which looks at
-English dev data only); confirm keys include them.
+English dev data only); confirm keys include them, and, only for a unit
+that replicates its intermediate, that and the seed's intermediate
+checkpoint key (so every other unit keeps the key it had before the
+option existed).
 
 Example:
     >>> from raygrid.spec import load_spec
@@ -46,6 +56,7 @@ from typing import Any
 from raygrid import SCHEMA_VERSION
 from raygrid.keys import stable_key
 from raygrid.spec import NONE, Stage, StageSpace, SweepSpec, resolve_intermediate
+from raygrid.unit.keys import replicate_key
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,12 @@ class Cell:
         seed: confirm units: the seed of the retraining run.
         evaluate_only: retrieval targets: no training, only evaluation of the
             intermediate encoder.
+        replicated_intermediate: confirm units that retrain their
+            intermediate (``confirm.replicate_intermediate``): the key of
+            the seed's own intermediate checkpoint (``checkpoints/<key>``),
+            which their target phase starts from; ``None``: the target
+            phase starts from the intermediate cell's selected checkpoint
+            (or the pretrained model).
     """
 
     key: str
@@ -82,6 +99,7 @@ class Cell:
     languages: tuple[str, ...]
     seed: int | None = None
     evaluate_only: bool = False
+    replicated_intermediate: str | None = None
 
     @property
     def name(self) -> str:
@@ -150,6 +168,16 @@ class Grid:
         """
         return self._dependents[key]
 
+    def replicated_intermediates(self) -> dict[str, Cell]:
+        """Each confirm seed's own intermediate checkpoint key
+        (``confirm.replicate_intermediate``) -> the confirm unit that trains
+        it (the first of its intermediate and seed); empty when off."""
+        owners: dict[str, Cell] = {}
+        for cell in self.cells_of(Stage.CONFIRM):
+            if cell.replicated_intermediate is not None:
+                owners.setdefault(cell.replicated_intermediate, cell)
+        return owners
+
     @property
     def n_trials(self) -> int:
         """Optuna trials over all cells (confirm runs not included)."""
@@ -162,6 +190,7 @@ class Grid:
             "trials": {stage.value: sum(c.n_trials for c in self.cells_of(stage)) for stage in Stage},
             "total_trials": self.n_trials,
             "confirm_runs": len(self.cells_of(Stage.CONFIRM)),
+            "replicated_intermediates": len(self.replicated_intermediates()),
             "evaluate_only_targets": sum(cell.evaluate_only for cell in self.cells_of(Stage.TARGET)),
         }
 
@@ -256,11 +285,21 @@ def expand(spec: SweepSpec) -> Grid:
         "attacks": [attack.model_dump(mode="json") for attack in spec.attacks],
         "schema": SCHEMA_VERSION,
     }
+    last_of_replica: dict[str, str] = {}  # a seed's intermediate checkpoint -> the last unit that uses it
     for cell in targets:
         # Retrieval: nothing is retrained, so other seeds would repeat the same run.
         seeds = spec.confirm.seeds[:1] if cell.evaluate_only else spec.confirm.seeds
         for seed in seeds:
-            key = stable_key({**confirm_common, "parent": cell.key, "seed": seed, "languages": list(cell.languages)})
+            payload = {**confirm_common, "parent": cell.key, "seed": seed, "languages": list(cell.languages)}
+            needs: tuple[str, ...] = (cell.key,)  # the target cell first: the planner's parent
+            replica = _replica(spec, cell, seed)
+            if replica is not None:
+                payload.update(replicate_intermediate=True, intermediate_checkpoint=replica)
+                if replica in last_of_replica:
+                    needs += (last_of_replica[replica],)
+            key = stable_key(payload)
+            if replica is not None:
+                last_of_replica[replica] = key
             cells.append(
                 Cell(
                     key,
@@ -268,15 +307,27 @@ def expand(spec: SweepSpec) -> Grid:
                     cell.intermediate,
                     cell.target,
                     cell.tasks,
-                    (cell.key,),
+                    needs,
                     None,
                     0,
                     cell.languages,
                     seed=seed,
                     evaluate_only=cell.evaluate_only,
+                    replicated_intermediate=replica,
                 )
             )
     return Grid.of(tuple(cells))
+
+
+def _replica(spec: SweepSpec, target: Cell, seed: int) -> str | None:
+    """The seed's own intermediate checkpoint key of a confirm unit of
+    ``target`` (:func:`raygrid.unit.keys.replicate_key`); ``None`` when
+    intermediates are not replicated, the target starts from the
+    pretrained model (``none``) or is evaluate-only (retrieval: one unit,
+    the intermediate encoder as selected)."""
+    if not spec.confirm.replicate_intermediate or not target.depends_on or target.evaluate_only:
+        return None
+    return replicate_key(target.depends_on[0], seed)
 
 
 __all__ = ["Cell", "Grid", "Stage", "expand"]

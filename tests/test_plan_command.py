@@ -140,6 +140,7 @@ def test_cli_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     assert set(payload["stages"]["target"]) == {"cells", "trials", "units", "train_tokens", "eval_tokens", "gpu_hours"}
     assert set(payload["totals"]) == {
         "gpu_hours_with_reuse", "gpu_hours_without_reuse", "saved_gpu_hours", "retrained_intermediates", "eval_gpu_hours",
+        "replicate_intermediate", "replicated_intermediates", "replicated_intermediate_gpu_hours",
     }  # fmt: skip
     assert payload["throughput"]["train_tokens_per_s_per_gpu"] == 60_000
     _, default = _estimate(SPECS[0])
@@ -212,3 +213,49 @@ def test_a_local_model_is_sized_from_its_config(tmp_path: Path) -> None:
     (tmp_path / "config.json").write_text(json.dumps(config))
     assert checkpoint_parameters(str(tmp_path)) == checkpoint_parameters("FacebookAI/xlm-roberta-large")
     assert checkpoint_parameters(str(tmp_path / "missing")) is None
+
+
+def _replicating(path: Path):  # the spec with confirm.replicate_intermediate on
+    spec = load_spec(path)
+    return spec.replace(confirm={**spec.confirm.model_dump(mode="json"), "replicate_intermediate": True})
+
+
+@pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
+def test_replicated_intermediates_are_priced_once_per_intermediate_and_seed(path: Path) -> None:
+    spec, off = _estimate(path)
+    on_spec = _replicating(path)
+    on = estimate(on_spec, resolve_throughput(on_spec.model.name_or_path))
+    inter = {c.name: c for c in off.cells if c.stage is Stage.INTERMEDIATE}
+    seeds = len(spec.confirm.seeds)
+    assert off.replicated_intermediates == 0 and off.replicated_intermediate_gpu_hours == 0
+    # one run of each intermediate cell's configuration per confirm seed, shared by its targets
+    assert on.replicated_intermediates == len(inter) * seeds
+    rows = [c for c in on.cells if c.replicated]
+    assert {c.name.removesuffix(" (retrained per seed)") for c in rows} == set(inter)
+    for row in rows:
+        cell = inter[row.name.removesuffix(" (retrained per seed)")]
+        assert row.stage is Stage.CONFIRM and row.units == seeds and row.eval is None
+        assert math.isclose(row.gpu_hours_per_unit, cell.gpu_hours_per_unit)
+    hours = seeds * sum(c.gpu_hours_per_unit for c in inter.values())
+    assert math.isclose(on.replicated_intermediate_gpu_hours, hours)
+    assert math.isclose(on.gpu_hours_with_reuse, off.gpu_hours_with_reuse + hours)
+    assert math.isclose(on.stage(Stage.CONFIRM)["gpu_hours"], off.stage(Stage.CONFIRM)["gpu_hours"] + hours)
+    # the same units of work; without reuse nothing changes (every confirm run retrains its intermediate anyway)
+    assert on.stage(Stage.CONFIRM)["units"] == off.stage(Stage.CONFIRM)["units"]
+    assert math.isclose(on.gpu_hours_without_reuse, off.gpu_hours_without_reuse)
+    assert on.retrained_intermediates == off.retrained_intermediates - len(inter) * seeds
+    totals = on.to_json()["totals"]
+    assert totals["replicate_intermediate"] is True and totals["replicated_intermediates"] == len(inter) * seeds
+
+
+def test_the_table_says_whether_intermediates_are_replicated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["plan", str(SPECS[0])]) == 0
+    assert "intermediates not replicated (confirm.replicate_intermediate: false)" in capsys.readouterr().out
+    text = SPECS[0].read_text()
+    assert "  eval_split: test\n" in text
+    on = tmp_path / "on.yaml"
+    on.write_text(text.replace("  eval_split: test\n", "  eval_split: test\n  replicate_intermediate: true\n", 1))
+    assert main(["plan", str(on)]) == 0
+    out = capsys.readouterr().out
+    assert "of which intermediates retrained per confirm seed:" in out and "(50 runs, confirm.replicate_intermediate)" in out
+    assert "mnli (retrained per seed)" in out

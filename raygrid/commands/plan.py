@@ -21,7 +21,8 @@ def register(sub: Any) -> None:
         description="Estimate the cost of a sweep spec without running it: per stage the cells, trials and units "
         "of work, tokens and GPU-hours, with intermediate-checkpoint reuse (what raygrid does) and without "
         "(every target trial and confirm run retrains its intermediate task), plus zero-shot evaluation (clean "
-        "and under each attack). An upper bound: no trial pruned, every sequence at max_seq_length. "
+        "and under each attack) and, with confirm.replicate_intermediate, each confirm seed's own intermediate "
+        "training. An upper bound: no trial pruned, every sequence at max_seq_length. "
         "Exit 2 on a bad spec.",
     )
     p.add_argument("spec", metavar="SPEC", help="the sweep spec, e.g. search_spaces/xstilts.yaml")
@@ -115,6 +116,7 @@ def _print_table(payload: dict[str, Any]) -> None:
         f"{_hours(totals['gpu_hours_without_reuse'])} GPU-hours"
     )
     print(f"of which zero-shot evaluation (clean + attacked):      {_hours(totals['eval_gpu_hours'])} GPU-hours")
+    _print_replication(totals, has_intermediates=payload["stages"]["intermediate"]["cells"] > 0)
     pruner = payload["pruner"]
     note = f"early stopping ({pruner}) will cut some trials: " if pruner != "none" else ""
     print(f"upper bound: {note}no pruning assumed, every sequence counted at max_seq_length.")
@@ -122,6 +124,20 @@ def _print_table(payload: dict[str, Any]) -> None:
     approximate = sorted({f"{c['name'].split(' -> ')[-1]}:{a}" for c in payload["cells"] for a in c["approximate_sizes"]})
     if approximate:
         print(f"sizes not in the table (task median used): {', '.join(approximate)}")
+
+
+def _print_replication(totals: dict[str, Any], *, has_intermediates: bool) -> None:
+    """Whether confirm seeds retrain their intermediate (``confirm.replicate_intermediate``)."""
+    if totals["replicate_intermediate"] and totals["replicated_intermediates"]:
+        print(
+            f"of which intermediates retrained per confirm seed:    {_hours(totals['replicated_intermediate_gpu_hours'])} "
+            f"GPU-hours ({totals['replicated_intermediates']} runs, confirm.replicate_intermediate)"
+        )
+    elif has_intermediates:
+        print(
+            "intermediates not replicated (confirm.replicate_intermediate: false): every confirm seed starts from "
+            "its intermediate cell's one selected checkpoint, so intervals are conditional on it"
+        )
 
 
 def _gb(value: int | None) -> str:

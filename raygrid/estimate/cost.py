@@ -18,6 +18,10 @@ a confirm unit
     ``eval_tokens = sum_lang n_lang x sequences x max_seq_length x (1 + attacks)``,
     on rank 0 (``/ eval_rate``). Retrieval targets only encode both sides of
     each pair (and BUCC's dev pairs for its threshold), at the task's length.
+a replicated intermediate (``confirm.replicate_intermediate``)
+    one run of the intermediate cell's configuration per (intermediate,
+    confirm seed), shared by the targets of that intermediate: a row of the
+    confirm stage (its GPU-hours count there, its runs are not units).
 GPU-hours of a unit
     wall time x G: the trial holds all its GPUs.
 
@@ -25,7 +29,8 @@ With checkpoint reuse (what raygrid does) each intermediate cell runs its
 trials once and its best checkpoint is shared by every target cell. Without
 reuse, every unit that starts from an intermediate checkpoint (each target
 trial, each confirm run, each evaluate-only target) retrains it once with the
-intermediate cell's config.
+intermediate cell's config (the replicated intermediates, already retrained
+per seed, are then shared by no one).
 """
 
 from __future__ import annotations
@@ -210,6 +215,9 @@ class CellEstimate:
         run: one training run (``None``: evaluate-only).
         eval: zero-shot evaluation per unit (confirm only).
         gpu_hours_per_unit: held GPU-hours of one unit.
+        replicated: a row of an intermediate's own checkpoints per confirm
+            seed (``confirm.replicate_intermediate``): ``units`` are
+            intermediate runs inside confirm units, not units of their own.
     """
 
     stage: Stage
@@ -218,6 +226,7 @@ class CellEstimate:
     run: RunCost | None
     eval: EvalCost | None
     gpu_hours_per_unit: float
+    replicated: bool = False
 
     @property
     def gpu_hours(self) -> float:
@@ -237,6 +246,7 @@ class CellEstimate:
             "dev_tokens_per_unit": 0.0,
             "eval_tokens_per_unit": 0.0,
             "approximate_sizes": [],
+            "replicated_intermediate": self.replicated,
         }
         if self.run is not None:
             out.update(
@@ -280,7 +290,7 @@ class Estimate:
         return {
             "cells": len(self.grid.cells_of(stage)),
             "trials": sum(c.n_trials for c in self.grid.cells_of(stage)),
-            "units": sum(c.units for c in cells),
+            "units": sum(c.units for c in cells if not c.replicated),
             "train_tokens": sum(c.units * (c.run.train_tokens if c.run else 0.0) for c in cells),
             "eval_tokens": sum(
                 c.units * ((c.run.dev_tokens if c.run else 0.0) + (c.eval.tokens if c.eval else 0.0)) for c in cells
@@ -295,6 +305,15 @@ class Estimate:
     @property
     def gpu_hours_without_reuse(self) -> float:
         return self.gpu_hours_with_reuse + self.without_reuse_extra_gpu_hours
+
+    @property
+    def replicated_intermediates(self) -> int:
+        """Intermediate runs the confirm stage adds (``confirm.replicate_intermediate``)."""
+        return sum(c.units for c in self.cells if c.replicated)
+
+    @property
+    def replicated_intermediate_gpu_hours(self) -> float:
+        return sum(c.gpu_hours for c in self.cells if c.replicated)
 
     @property
     def eval_gpu_hours(self) -> float:
@@ -333,6 +352,9 @@ class Estimate:
                 "saved_gpu_hours": self.without_reuse_extra_gpu_hours,
                 "retrained_intermediates": self.retrained_intermediates,
                 "eval_gpu_hours": self.eval_gpu_hours,
+                "replicate_intermediate": self.spec.confirm.replicate_intermediate,
+                "replicated_intermediates": self.replicated_intermediates,
+                "replicated_intermediate_gpu_hours": self.replicated_intermediate_gpu_hours,
             },
         }
 
@@ -372,7 +394,29 @@ def estimate(spec: SweepSpec, throughput: Throughput, *, policy: EpochsPolicy = 
             retrains = cell.n_trials + confirm_units.get(cell.key, 0)
             extra_runs += retrains
             extra_hours += retrains * parent.wall_hours(throughput, gpus) * gpus
+    for row in _replicated_rows(grid, intermediate_runs, throughput, gpus):
+        cells.append(row)
+        extra_runs -= row.units  # counted above as retrained without reuse, but always retrained
+        extra_hours -= row.gpu_hours
     return Estimate(spec, throughput, gpus, policy, tuple(cells), extra_runs, extra_hours, grid)
+
+
+def _replicated_rows(
+    grid: Grid, intermediate_runs: Mapping[str, RunCost], throughput: Throughput, gpus: int
+) -> list[CellEstimate]:
+    """Per intermediate cell, its own checkpoints per confirm seed
+    (``confirm.replicate_intermediate``; none when off): one run each of
+    the cell's configuration, shared by its targets."""
+    seeds: dict[str, int] = {}
+    for owner in grid.replicated_intermediates().values():
+        intermediate = grid.by_key[owner.depends_on[0]].depends_on[0]
+        seeds[intermediate] = seeds.get(intermediate, 0) + 1
+    rows = []
+    for key, count in seeds.items():
+        run = intermediate_runs[key]
+        name = f"{grid.by_key[key].name} (retrained per seed)"
+        rows.append(CellEstimate(Stage.CONFIRM, name, count, run, None, run.wall_hours(throughput, gpus) * gpus, replicated=True))
+    return rows
 
 
 def stage_rows(result: Estimate) -> Mapping[str, dict[str, Any]]:

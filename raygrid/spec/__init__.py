@@ -75,6 +75,7 @@ from raygrid.spec.entries import ALL, MIXTURE_SEPARATOR, NONE, resolve_intermedi
 from raygrid.spec.enums import CheckpointKeep, DataSource, Direction, Stage
 from raygrid.spec.loading import load_spec, parse_spec, parse_spec_text
 from raygrid.spec.schema import (
+    LEGACY_DEFAULTS,
     RUNTIME_FIELDS,
     AttackSpec,
     CheckpointsSpec,
@@ -105,6 +106,7 @@ from raygrid.spec.storage import check_storage
 __all__ = [
     "ALL",
     "DISTRIBUTION_TYPES",
+    "LEGACY_DEFAULTS",
     "MAX_CONFIRM_SEEDS",
     "MAX_TRIALS_PER_CELL",
     "MIXTURE_SEPARATOR",

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar, Literal
 
 from pydantic import ValidationError
-from pydantic import ConfigDict, Field, JsonValue, PrivateAttr, field_validator, model_validator
+from pydantic import ConfigDict, Field, JsonValue, PrivateAttr, StrictBool, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from raygrid.errors import ConfigError, one_of
@@ -36,6 +36,14 @@ from raygrid.spec.space import SearchSpace, StageSpace
 #: fingerprint (and resumes under the default, ``best``). As for the other
 #: runtime fields, the writer applies the value of the folder's sweep.json.
 RUNTIME_FIELDS = ("name", "storage", "resources", "max_concurrent_trials", "max_failures", "checkpoints")
+
+#: Fields added after sweeps had been started, as (path, the value that
+#: behaves as raygrid did before the field existed). While a spec holds that
+#: value the field is left out of :meth:`SweepSpec.normalised` (so of the
+#: fingerprint, ``spec.yaml`` and ``sweep.json``): a folder started before
+#: the field keeps its fingerprint and resumes, and a spec that spells the
+#: value is the same sweep as one that does not.
+LEGACY_DEFAULTS: tuple[tuple[tuple[str, str], Any], ...] = ((("confirm", "replicate_intermediate"), False),)
 
 
 class ModelSpec(StrictModel):
@@ -237,10 +245,21 @@ class ConfirmSpec(StrictModel):
         seeds: one confirm run per seed.
         eval_split: split scored zero-shot; ``None``: test where the task
             has it, else dev.
+        replicate_intermediate: each confirm seed also retrains the
+            intermediate phase (the intermediate cell's selected config,
+            that seed) and trains its target phase from that checkpoint,
+            so that the spread over seeds covers intermediate training
+            too; off, every seed starts from the intermediate cell's one
+            selected checkpoint (inference is then conditional on it).
+            Baseline (``none``) and retrieval confirm runs are the same
+            either way. Off by default: on re-keys the confirm runs of every
+            intermediate, so a sweep started without the field keeps its
+            keys (:data:`LEGACY_DEFAULTS`).
     """
 
     seeds: tuple[int, ...] = (0, 1, 2)
     eval_split: Literal["dev", "test"] | None = None
+    replicate_intermediate: StrictBool = False
 
 
 class Resources(StrictModel):
@@ -405,6 +424,9 @@ class SweepSpec(StrictModel):
         without ``runtime``, the :data:`RUNTIME_FIELDS` are left out."""
         data = self.model_dump(mode="json")
         data["sampler"]["seed"] = self.sampler_seed
+        for (part, name), legacy in LEGACY_DEFAULTS:
+            if data[part][name] == legacy:
+                del data[part][name]
         if not runtime:
             for name in RUNTIME_FIELDS:
                 data.pop(name, None)

@@ -118,6 +118,8 @@ class TrialRecord:
     error: str | None = None
     seconds: float = 0.0
     resumed_from_steps: list[int] = field(default_factory=list)  # every restart that continued from a saved state
+    # confirm units with confirm.replicate_intermediate: the seed's own intermediate checkpoint they started from
+    replicated_intermediate: str | None = None
 
     def write(self, sweep_dir: Location | Path | str) -> None:
         path = Location.of(sweep_dir) / TRIALS_DIR / f"{self.key}.json"

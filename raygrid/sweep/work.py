@@ -241,6 +241,9 @@ def run_unit(
     complete (trained by ``raygrid cell --output <this sweep>`` under the
     same key, or before a kill) is not trained again: its record and rows
     come from the checkpoint's metadata (and a confirm unit evaluates it).
+    A confirm unit with a replicated intermediate (``confirm.replicate_intermediate``)
+    first trains its seed's own intermediate checkpoint unless it is complete,
+    and its target phase starts from it (:func:`_train_replicated_intermediate`).
     """
     reporter = reporter or _NullReporter()
     unit = ctx.unit
@@ -254,11 +257,16 @@ def run_unit(
     if unit.kind is UnitKind.CONFIRM and ctx.cell.evaluate_only:
         return _evaluate_encoder(ctx, placement, started)
 
+    selected = unit.parent_checkpoint
+    ctx = _on_replicated_intermediate(ctx)
+    unit = ctx.unit
     resumes = _resume_log(ctx, resume_from, placement.rank)
     checkpoint = phases.checkpoint_of(ctx.sweep_dir, unit.key)
     trained = phases.find_trained(checkpoint)  # trained by `raygrid cell`, or before a kill
     tokenizer: Any = None
     if trained is None or trained.objective is None:
+        if ctx.cell.replicated_intermediate is not None:
+            _train_replicated_intermediate(ctx, placement, selected)
         model, result, tokenizer, phase = _train(ctx, placement, reporter, resume_from)
         if placement.rank == 0:
             trained = phases.save(phase, model, tokenizer, result, checkpoint)
@@ -273,6 +281,7 @@ def run_unit(
         checkpoint=str(checkpoint),
         seconds=time.perf_counter() - started,
         resumed_from_steps=resumes,
+        replicated_intermediate=unit.parent_checkpoint if ctx.cell.replicated_intermediate else None,
     )
     if placement.rank != 0:
         return record
@@ -285,6 +294,104 @@ def run_unit(
     write_run(ctx.sweep_dir / RESULTS_DIR, unit.key, rows, meta=meta)
     record.write(ctx.sweep_dir)
     return record
+
+
+def _on_replicated_intermediate(ctx: UnitContext) -> UnitContext:
+    """A confirm unit that replicates its intermediate
+    (``confirm.replicate_intermediate``) starts its target phase from the
+    seed's own intermediate checkpoint, not from the intermediate cell's
+    selected one that the planner named: its unit says so
+    (``parent_checkpoint``), for the training and for its rows. Any other
+    unit: ``ctx`` as it is."""
+    key = ctx.cell.replicated_intermediate
+    if key is None:
+        return ctx
+    where = phases.checkpoint_of(ctx.sweep_dir, key)
+    return replace(ctx, unit=replace(ctx.unit, parent_checkpoint=str(where)))
+
+
+def _train_replicated_intermediate(ctx: UnitContext, placement: Placement, selected: str | None) -> None:
+    """Trains the seed's own intermediate checkpoint (``ctx.unit.parent_checkpoint``,
+    set by :func:`_on_replicated_intermediate`) unless a complete one is
+    there: the intermediate cell's selected config (``selected``'s
+    ``raygrid.json``) with the unit's seed, from the pretrained model.
+
+    The grid makes the units of one (intermediate, seed) run one after the
+    other (:mod:`raygrid.grid`), so the first trains it and the others find
+    it; a kill during it trains it again from the start (it reports nothing
+    to resume from). Rank 0 writes it (``raygrid.json`` last); every rank
+    trains, then waits for it before the target phase reads it."""
+    from raygrid.cell import phase_data, phase_model
+    from raygrid.layout import CHECKPOINT_MARKER
+    from raygrid.models import load_tokenizer
+    from raygrid.spec import resolve_intermediate
+    from raygrid.tasks import get_task
+    from raygrid.train.config import TrainConfig
+
+    spec, unit, cell = ctx.spec, ctx.unit, ctx.cell
+    assert unit.parent_checkpoint is not None
+    where = Location.of(unit.parent_checkpoint)
+    if phases.find_trained(where) is not None:
+        return
+    if selected is None:
+        raise RuntimeError(f"confirm unit {cell.name!r}: no selected checkpoint of intermediate {cell.intermediate!r}")
+    meta = json.loads((Location.of(selected) / CHECKPOINT_MARKER).read_bytes())
+    config = TrainConfig(**{**meta["train"], "seed": unit.seed})
+    phase = phases.Phase(
+        stage=Stage.INTERMEDIATE.value,
+        key=str(cell.replicated_intermediate),
+        tasks=tuple(get_task(t) for t in resolve_intermediate(cell.intermediate)),
+        config=replace(config, compile=True) if spec.resources.compile else config,
+        model=spec.model.name_or_path,
+        source=spec.model.name_or_path,
+        cell_key=meta.get("cell"),
+        cell_name=f"{cell.intermediate} (seed {unit.seed})",
+    )
+    tokenizer = load_tokenizer(spec.model.name_or_path, trust_remote_code=ctx.trust_remote_code)
+    model, result = phases.train(
+        phase,
+        tokenizer,
+        data_sources(spec),
+        build_data=phase_data,
+        build_model=phase_model,
+        train_cap=spec.data.train_cap,
+        max_eval_examples=spec.data.max_eval_examples,
+        data_seed=spec.seed,
+        placement=_mixture_placement(placement) if len(phase.tasks) > 1 else placement,
+        cache_dir=token_cache_dir(ctx.sweep_dir),
+        trust_remote_code=ctx.trust_remote_code,
+    )
+    if placement.rank == 0:
+        phases.save(phase, model, tokenizer, result, where)
+    _wait_for_rank_zero(placement)
+
+
+def _mixture_placement(placement: Placement) -> Placement:
+    """``placement`` for a multi-task phase: the confirm unit's placement
+    wraps its single-task target phase, but a mixture's step uses one head
+    only, so data parallelism must let the other heads go without gradients
+    (as the Ray backend does for a multi-task cell's trials)."""
+    if placement.world_size == 1:
+        return placement
+
+    def wrap(model: nn.Module) -> nn.Module:
+        import torch
+        from torch.nn.parallel import DistributedDataParallel
+
+        device = torch.device(placement.device)
+        ids = [device.index] if device.type == "cuda" else None
+        return DistributedDataParallel(model, device_ids=ids, find_unused_parameters=True)
+
+    return replace(placement, wrap=wrap)
+
+
+def _wait_for_rank_zero(placement: Placement) -> None:
+    """Every data-parallel rank waits here until rank 0 gets here."""
+    if placement.world_size > 1:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()
 
 
 def _record_of_done_run(ctx: UnitContext, rank: int) -> TrialRecord | None:

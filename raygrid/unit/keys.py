@@ -2,7 +2,8 @@
 
 One scheme, the sweep's (:mod:`raygrid.grid` keys the cells, a trial unit
 is its cell, its index and its parameters, a confirm unit is its confirm
-cell), for every caller: a checkpoint ``raygrid cell`` trains is the one a
+cell, a confirm seed's own intermediate checkpoint is its intermediate cell
+and seed), for every caller: a checkpoint ``raygrid cell`` trains is the one a
 sweep of the same configuration trains (see :mod:`raygrid.unit.cellsweep`),
 and the reverse. Changing any payload here re-keys existing sweep folders:
 ``tests/sweep/test_layout_keys.py`` holds the golden keys.
@@ -37,6 +38,18 @@ def trial_key(cell_key: str, index: int, params: Mapping[str, Any]) -> str:
     record and result run. :class:`raygrid.sweep.plan.Planner` asks trials
     under these keys."""
     return stable_key({"cell": cell_key, "index": index, "params": dict(params)})
+
+
+def replicate_key(intermediate_cell_key: str, seed: int) -> str:
+    """The key of a confirm seed's own intermediate checkpoint
+    (``confirm.replicate_intermediate``): the intermediate cell
+    ``intermediate_cell_key``'s selected config retrained with ``seed``.
+    One per (intermediate cell, seed), shared by every target cell that
+    starts from that intermediate: the cell key fixes the study, so the
+    selected config, and the seed the rest."""
+    return stable_key(
+        {"kind": "replicated_intermediate", "cell": intermediate_cell_key, "seed": seed, "schema": SCHEMA_VERSION}
+    )
 
 
 def sources_fingerprint(sources: DataSources) -> Any:
@@ -140,6 +153,7 @@ __all__ = [
     "encoder_key",
     "evaluation_key",
     "local_content",
+    "replicate_key",
     "sources_fingerprint",
     "trial_key",
     "with_local_content",
