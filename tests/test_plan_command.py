@@ -33,7 +33,8 @@ def _estimate(path: Path, **kwargs: object):  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
 def test_reuse_costs_less_and_units_follow_the_grid(path: Path) -> None:
-    spec, result = _estimate(path)
+    spec = _with_replicate(path, False)  # the default (on) is priced in the test below
+    result = estimate(spec, resolve_throughput(spec.model.name_or_path))
     assert 0 < result.gpu_hours_with_reuse < result.gpu_hours_without_reuse
     grid = result.grid
     inter = result.stage(Stage.INTERMEDIATE)
@@ -215,16 +216,18 @@ def test_a_local_model_is_sized_from_its_config(tmp_path: Path) -> None:
     assert checkpoint_parameters(str(tmp_path / "missing")) is None
 
 
-def _replicating(path: Path):  # the spec with confirm.replicate_intermediate on
+def _with_replicate(path: Path, on: bool):  # type: ignore[no-untyped-def]  # the spec with confirm.replicate_intermediate set
     spec = load_spec(path)
-    return spec.replace(confirm={**spec.confirm.model_dump(mode="json"), "replicate_intermediate": True})
+    return spec.replace(confirm={**spec.confirm.model_dump(mode="json"), "replicate_intermediate": on})
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
 def test_replicated_intermediates_are_priced_once_per_intermediate_and_seed(path: Path) -> None:
-    spec, off = _estimate(path)
-    on_spec = _replicating(path)
+    spec = _with_replicate(path, False)
+    off = estimate(spec, resolve_throughput(spec.model.name_or_path))
+    on_spec = _with_replicate(path, True)
     on = estimate(on_spec, resolve_throughput(on_spec.model.name_or_path))
+    assert load_spec(path).confirm.replicate_intermediate is True  # the default
     inter = {c.name: c for c in off.cells if c.stage is Stage.INTERMEDIATE}
     seeds = len(spec.confirm.seeds)
     assert off.replicated_intermediates == 0 and off.replicated_intermediate_gpu_hours == 0
@@ -249,13 +252,13 @@ def test_replicated_intermediates_are_priced_once_per_intermediate_and_seed(path
 
 
 def test_the_table_says_whether_intermediates_are_replicated(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["plan", str(SPECS[0])]) == 0
-    assert "intermediates not replicated (confirm.replicate_intermediate: false)" in capsys.readouterr().out
     text = SPECS[0].read_text()
     assert "  eval_split: test\n" in text
-    on = tmp_path / "on.yaml"
-    on.write_text(text.replace("  eval_split: test\n", "  eval_split: test\n  replicate_intermediate: true\n", 1))
-    assert main(["plan", str(on)]) == 0
+    off = tmp_path / "off.yaml"
+    off.write_text(text.replace("  eval_split: test\n", "  eval_split: test\n  replicate_intermediate: false\n", 1))
+    assert main(["plan", str(off)]) == 0
+    assert "intermediates not replicated (confirm.replicate_intermediate: false)" in capsys.readouterr().out
+    assert main(["plan", str(SPECS[0])]) == 0  # the default: on
     out = capsys.readouterr().out
     assert "of which intermediates retrained per confirm seed:" in out and "(50 runs, confirm.replicate_intermediate)" in out
     assert "mnli (retrained per seed)" in out

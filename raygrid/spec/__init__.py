@@ -76,6 +76,7 @@ from raygrid.spec.enums import CheckpointKeep, DataSource, Direction, Stage
 from raygrid.spec.loading import load_spec, parse_spec, parse_spec_text
 from raygrid.spec.schema import (
     LEGACY_DEFAULTS,
+    with_legacy_defaults,
     RUNTIME_FIELDS,
     AttackSpec,
     CheckpointsSpec,
@@ -107,6 +108,7 @@ __all__ = [
     "ALL",
     "DISTRIBUTION_TYPES",
     "LEGACY_DEFAULTS",
+    "with_legacy_defaults",
     "MAX_CONFIRM_SEEDS",
     "MAX_TRIALS_PER_CELL",
     "MIXTURE_SEPARATOR",

@@ -56,8 +56,9 @@ def _read_yaml(text: str, source: str) -> Any:
         raise ConfigError(f"{source}: {where}: invalid YAML: {problem}; allowed: a YAML mapping of spec fields") from None
 
 
-def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
-    """Reads and validates a sweep spec file.
+def load_spec(path: str | os.PathLike[str], *, written: bool = False) -> SweepSpec:
+    """Reads and validates a sweep spec file (``written``: one raygrid wrote
+    into a sweep folder; see :func:`raygrid.spec.parse_spec`).
 
     Raises:
         ConfigError: a missing or unreadable file, invalid YAML, or a bad
@@ -80,13 +81,13 @@ def load_spec(path: str | os.PathLike[str]) -> SweepSpec:
         raise ConfigError(f"{source}: not UTF-8 text ({exc.reason}); allowed: a UTF-8 YAML file") from None
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read ({exc.strerror}); allowed: a readable file") from None
-    return parse_spec(_read_yaml(text, source), source=source)
+    return parse_spec(_read_yaml(text, source), source=source, written=written)
 
 
-def parse_spec_text(text: str, *, source: str) -> SweepSpec:
+def parse_spec_text(text: str, *, source: str, written: bool = False) -> SweepSpec:
     """:func:`load_spec` of a spec already read (e.g. from S3); ``source``
     names it in errors."""
-    return parse_spec(_read_yaml(text, source), source=source)
+    return parse_spec(_read_yaml(text, source), source=source, written=written)
 
 
 

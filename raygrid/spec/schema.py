@@ -46,6 +46,20 @@ RUNTIME_FIELDS = ("name", "storage", "resources", "max_concurrent_trials", "max_
 LEGACY_DEFAULTS: tuple[tuple[tuple[str, str], Any], ...] = ((("confirm", "replicate_intermediate"), False),)
 
 
+def with_legacy_defaults(data: Mapping[str, Any]) -> dict[str, Any]:
+    """A spec that raygrid wrote into a sweep folder (``sweep.json``,
+    ``spec.yaml``: :meth:`SweepSpec.normalised`, which leaves out a field
+    at its legacy value) with every absent :data:`LEGACY_DEFAULTS` field
+    set to its legacy value, so that a folder keeps meaning what it meant
+    when it was written even where the field's default has changed since."""
+    out = {key: dict(value) if isinstance(value, Mapping) else value for key, value in data.items()}
+    for (part, name), legacy in LEGACY_DEFAULTS:
+        section = out.setdefault(part, {})
+        if isinstance(section, dict):
+            section.setdefault(name, legacy)
+    return out
+
+
 class ModelSpec(StrictModel):
     """The pretrained multilingual model (phase 1).
 
@@ -252,14 +266,15 @@ class ConfirmSpec(StrictModel):
             too; off, every seed starts from the intermediate cell's one
             selected checkpoint (inference is then conditional on it).
             Baseline (``none``) and retrieval confirm runs are the same
-            either way. Off by default: on re-keys the confirm runs of every
-            intermediate, so a sweep started without the field keeps its
-            keys (:data:`LEGACY_DEFAULTS`).
+            either way. On by default (the intervals then cover what the
+            claim is about); a sweep folder started before the field existed
+            reads as off and keeps its keys (:data:`LEGACY_DEFAULTS`,
+            :func:`with_legacy_defaults`).
     """
 
     seeds: tuple[int, ...] = (0, 1, 2)
     eval_split: Literal["dev", "test"] | None = None
-    replicate_intermediate: StrictBool = False
+    replicate_intermediate: StrictBool = True
 
 
 class Resources(StrictModel):
@@ -479,8 +494,10 @@ def _diff(old: Any, new: Any, path: str, out: list[str]) -> None:
         out.append(f"{path}: {_show(old)} -> {_show(new)}")
 
 
-def parse_spec(data: Any, *, source: str = "<spec>") -> SweepSpec:
-    """Validates already-parsed YAML/JSON data into a :class:`SweepSpec`.
+def parse_spec(data: Any, *, source: str = "<spec>", written: bool = False) -> SweepSpec:
+    """Validates already-parsed YAML/JSON data into a :class:`SweepSpec`;
+    ``written``: the data is a spec raygrid wrote into a sweep folder (an
+    absent field of :data:`LEGACY_DEFAULTS` then takes its legacy value).
 
     Raises:
         ConfigError: as :func:`load_spec`; ``source`` names the data in it.
@@ -492,6 +509,8 @@ def parse_spec(data: Any, *, source: str = "<spec>") -> SweepSpec:
         raise ConfigError(
             f"{source}: (top level): a {yaml_type(data)}, not a mapping; allowed: a mapping with keys {fields}"
         )
+    if written:
+        data = with_legacy_defaults(data)
     bad = _first_non_finite(data, "")
     if bad is not None:
         path, value = bad

@@ -99,8 +99,14 @@ def _spec_yaml(spec: SweepSpec) -> str:
 def _check_same(started: SweepSpec, spec: SweepSpec, sweep_dir: Location) -> None:
     if started.fingerprint() != spec.fingerprint():
         changed = "; ".join(started.diff(spec)) or "(fields that decide the results)"
+        hint = ""
+        if not started.confirm.replicate_intermediate and spec.confirm.replicate_intermediate:
+            hint = (
+                " (confirm.replicate_intermediate defaults to true since this sweep started; to go on with it, "
+                "spell `replicate_intermediate: false` under `confirm:` or use `raygrid resume`)"
+            )
         raise ConfigError(
-            f"{sweep_dir}: the sweep was started with another spec; changed: {changed}; "
+            f"{sweep_dir}: the sweep was started with another spec; changed: {changed}{hint}; "
             "resume it unchanged, or give the new spec another --name"
         )
 

@@ -22,14 +22,16 @@ from raygrid.storage import Location
 
 
 def read_spec_file(where: Location) -> SweepSpec:
-    """:func:`raygrid.spec.load_spec` of a spec file, local or on S3."""
+    """:func:`raygrid.spec.load_spec` of the spec file raygrid wrote into a
+    sweep folder, local or on S3 (fields added since read as they behaved
+    then: :func:`raygrid.spec.with_legacy_defaults`)."""
     if not where.remote:
-        return load_spec(where.local)
+        return load_spec(where.local, written=True)
     try:
         text = where.read_text()
     except FileNotFoundError:
         raise ConfigError(f"{where}: no such file; allowed: a sweep folder's {SPEC_FILE}") from None
-    return parse_spec_text(text, source=str(where))
+    return parse_spec_text(text, source=str(where), written=True)
 
 
 def started_spec(sweep_dir: Location) -> SweepSpec:
@@ -41,7 +43,7 @@ def started_spec(sweep_dir: Location) -> SweepSpec:
         raise ConfigError(f"{sweep_dir}: not a sweep folder (no readable {SWEEP_FILE})") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("spec"), dict):
         raise ConfigError(f"{meta_path}: not a sweep file (no 'spec' mapping); allowed: the {SWEEP_FILE} that `raygrid run` wrote")
-    return parse_spec(meta["spec"], source=str(meta_path))
+    return parse_spec(meta["spec"], source=str(meta_path), written=True)
 
 
 __all__ = ["read_spec_file", "started_spec"]

@@ -52,7 +52,7 @@ search_space:
     max_seq_length: 48
   target: *s
 n_trials: {{intermediate: 2, target: 1}}
-confirm: {{seeds: [0]}}
+confirm: {{seeds: [0], replicate_intermediate: false}}
 max_concurrent_trials: 2
 max_failures: 2
 storage: {storage}
