@@ -226,6 +226,7 @@ def _write_examples(root: Location, run_key: str, examples: Any) -> tuple[list[s
     for (task, language), group in sorted(examples.groupby(["task", "language"], sort=False), key=lambda g: g[0]):
         rel = f"{EXAMPLES_DIR}/target={task}/language={language}/{run_key}.parquet"
         table = pa.Table.from_pandas(group[list(EXAMPLE_COLUMNS)], schema=schema, preserve_index=False)
+        table = table.replace_schema_metadata(None)  # the schema is the contract's: no pandas metadata
         sink = pa.BufferOutputStream()
         pq.write_table(table, sink, compression="zstd")
         (root / rel).write_bytes(sink.getvalue().to_pybytes())
