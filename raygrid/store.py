@@ -99,34 +99,35 @@ def is_done(results_dir: Where, run_key: str) -> bool:
     by the readers, which then say to redo the run."""
     root = Location.of(results_dir)
     try:
-        files = _manifest_files(root, run_key)
-        examples = _manifest_examples(root, run_key)
+        manifest = _manifest(root, run_key)
+        files = _manifest_files(root, run_key, manifest)
+        examples = _manifest_examples(root, run_key, manifest)
     except DataError:
         return False
     return all((root / rel).is_file() for rel in [*files, *examples])
 
 
-def _manifest_files(root: Location, run_key: str) -> list[str]:
-    """The row files a run's manifest lists.
+def _manifest_files(root: Location, run_key: str, manifest: Mapping[str, Any] | None = None) -> list[str]:
+    """The row files a run's manifest (``manifest``: read already) lists.
 
     Raises:
         DataError: the manifest is missing, unreadable or not a manifest.
     """
-    files = _manifest(root, run_key).get("files")
+    files = (manifest if manifest is not None else _manifest(root, run_key)).get("files")
     if not isinstance(files, list) or not all(isinstance(f, str) and _is_row_file(f) for f in files):
         raise DataError(f"{root / RUNS_DIR / f'{run_key}.json'}: not a run manifest (no list of row files); {REPAIR_HINT}")
     return files
 
 
-def _manifest_examples(root: Location, run_key: str) -> list[str]:
-    """The per-example files a run's manifest lists (none in a manifest
-    written before they existed).
+def _manifest_examples(root: Location, run_key: str, manifest: Mapping[str, Any] | None = None) -> list[str]:
+    """The per-example files a run's manifest (``manifest``: read already)
+    lists (none in a manifest written before they existed).
 
     Raises:
         DataError: the manifest is missing, unreadable or its ``examples``
             is not a list of example files.
     """
-    examples = _manifest(root, run_key).get("examples", [])
+    examples = (manifest if manifest is not None else _manifest(root, run_key)).get("examples", [])
     if not isinstance(examples, list) or not all(isinstance(f, str) and _is_example_file(f) for f in examples):
         raise DataError(f"{root / RUNS_DIR / f'{run_key}.json'}: `examples` is not a list of example files; {REPAIR_HINT}")
     return examples
@@ -284,12 +285,11 @@ def read_examples(
     target_set = None if targets is None else set(targets)
     language_set = None if languages is None else set(languages)
     paths: list[Location] = []
-    if (root / EXAMPLES_DIR).names():
-        for key in sorted(done_run_keys(root)):
-            for rel in _manifest_examples(root, key):
-                _, target, language, _ = (p.split("=", 1)[-1] for p in rel.split("/"))
-                if (target_set is None or target in target_set) and (language_set is None or language in language_set):
-                    paths.append(root / rel)
+    for key in sorted(done_run_keys(root)):
+        for rel in _manifest_examples(root, key):
+            _, target, language, _ = (p.split("=", 1)[-1] for p in rel.split("/"))
+            if (target_set is None or target in target_set) and (language_set is None or language in language_set):
+                paths.append(root / rel)
     schema = example_schema(partitions=True)
     if not paths:
         return schema.empty_table().select(wanted_columns).to_pandas()

@@ -101,6 +101,11 @@ def test_a_missing_or_damaged_example_file_is_an_error_and_the_run_not_done(tmp_
     assert not is_done(tmp_path, "r")
     with pytest.raises(DataError, match=r"r\.parquet: example file of a finished run is missing"):
         read_examples(tmp_path)
+    import shutil
+
+    shutil.rmtree(tmp_path / EXAMPLES_DIR)  # the whole folder gone: still refused, never read as no rows
+    with pytest.raises(DataError, match="example file of a finished run is missing"):
+        read_examples(tmp_path)
 
 
 def test_a_folder_from_before_per_example_rows_reads_empty(tmp_path: Path) -> None:
