@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from raygrid.attacks import get_attack
-from raygrid.attacks.evaluate import attack_rows, evaluate_with_examples, example_frame, example_keys
+from raygrid.attacks.evaluate import EXAMPLE_FIELDS, attack_rows, evaluate_with_examples, example_frame, example_keys
 from raygrid.attacks.goals import QAF1Below, TaggingWordError, UntargetedClassification
 from raygrid.formats.base import HeadKind
 from raygrid.outcomes import EXAMPLE_COLUMNS
@@ -55,6 +55,7 @@ def test_clean_and_attacked_rows_share_their_examples(classifier: tuple[Any, Any
     attacks = [get_attack("char_noise", rate=0.5), get_attack("invisible")]
     evaluation = evaluate_with_examples(model, tokenizer, task, "de", rows, attacks, seed=3)
     records = evaluation.examples
+    assert all(set(record) == {*EXAMPLE_FIELDS, "task", "language"} for record in records)
     by_attack: dict[str, list[dict[str, Any]]] = {}
     for record in records:
         by_attack.setdefault(record["attack"], []).append(record)
