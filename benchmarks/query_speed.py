@@ -222,13 +222,16 @@ def main() -> int:
     for label, call in (
         ("read_examples xnli (all columns)", f"read_examples({results!r}, targets=['xnli'])"),
         ("read_examples xnli (analysis columns)", f"read_examples({results!r}, targets=['xnli'], columns={list(ANALYSIS_COLUMNS)!r})"),
+        ("read_examples xnli (analysis columns, categorical)",
+         f"read_examples({results!r}, targets=['xnli'], columns={list(ANALYSIS_COLUMNS)!r}, categorical=True)"),
+        ("read_examples xnli (all columns, categorical)", f"read_examples({results!r}, targets=['xnli'], categorical=True)"),
         ("read_examples xnli, de (all columns)", f"read_examples({results!r}, targets=['xnli'], languages=['de'])"),
         ("read_examples pawsx (all columns)", f"read_examples({results!r}, targets=['pawsx'])"),
     ):  # fmt: skip
         code = f"from raygrid.store import read_examples; df = {call}; print(len(df))"
         r = measure([sys.executable, "-c", code])
         report[label] = r
-        print(f"{label:42s} rc={r['rc']} wall={r['wall_s']:.2f} s cpu={r['cpu_s']:.2f} s "
+        print(f"{label:50s} rc={r['rc']} wall={r['wall_s']:.2f} s cpu={r['cpu_s']:.2f} s "
               f"peak RSS={r['peak_rss_mib']:.0f} MiB {r['err'] if r['rc'] else ''}")  # fmt: skip
     shutil.rmtree(args.dir / "results" / "_index", ignore_errors=True)
     # A query never writes to the sweep it reads: without the index (a sweep

@@ -257,6 +257,7 @@ def read_examples(
     stages: Iterable[str] | None = None,
     languages: Iterable[str] | None = None,
     columns: Sequence[str] | None = None,
+    categorical: bool = False,
 ) -> Any:
     """Per-example rows of finished runs as a pandas DataFrame (columns
     :data:`raygrid.outcomes.EXAMPLE_FRAME_COLUMNS`, or ``columns``).
@@ -265,7 +266,9 @@ def read_examples(
     run without its manifest is invisible, as in :func:`read_results`);
     ``targets``/``languages``/``stages`` filter rows. Never writes. An empty
     frame with the right columns when there are none (a sweep folder from
-    before per-example rows).
+    before per-example rows). ``categorical``: text columns as pandas
+    categoricals (dictionary-encoded as in the files), for reads of millions
+    of rows: less than half the memory (docs/results.md, "Sizes").
 
     Raises:
         DataError: a manifest is unreadable, or a file it lists is missing
@@ -291,14 +294,19 @@ def read_examples(
             if (target_set is None or target in target_set) and (language_set is None or language in language_set):
                 paths.append(root / rel)
     schema = example_schema(partitions=True)
+    text = [c for c in wanted_columns if schema.field(c).type == pa.string()]
     if not paths:
-        return schema.empty_table().select(wanted_columns).to_pandas()
+        empty = schema.empty_table().select(wanted_columns)
+        return _to_pandas(_dictionary_encoded(empty, text) if categorical else empty)
     filesystem, base = (root / EXAMPLES_DIR).arrow()
     partitioning = ds.partitioning(pa.schema([("target", pa.string()), ("language", pa.string())]), flavor="hive")
     read_columns = [{"task": "target"}.get(c, c) for c in wanted_columns]
+    fmt = ds.ParquetFileFormat(
+        read_options=ds.ParquetReadOptions(dictionary_columns=[c for c in text if c in EXAMPLE_COLUMNS] if categorical else [])
+    )
     try:
         dataset = ds.dataset(
-            [p.arrow()[1] for p in paths], format="parquet", filesystem=filesystem,
+            [p.arrow()[1] for p in paths], format=fmt, filesystem=filesystem,
             partitioning=partitioning, partition_base_dir=base,
         )  # fmt: skip
         condition = None if stages is None else ds.field("stage").isin(list(stages))
@@ -309,7 +317,24 @@ def read_examples(
     except (pa.ArrowException, OSError) as exc:
         problem = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise DataError(f"{root / EXAMPLES_DIR}: damaged example file ({problem}); {REPAIR_HINT}") from None
-    return table.rename_columns(wanted_columns).to_pandas()
+    table = table.rename_columns(wanted_columns)
+    if categorical:  # the partition keys come as plain text
+        table = _dictionary_encoded(table, [c for c in ("task", "language") if c in text])
+    return _to_pandas(table)
+
+
+def _dictionary_encoded(table: Any, columns: Sequence[str]) -> Any:
+    for name in columns:
+        column = table.column(name)
+        if not str(column.type).startswith("dictionary"):
+            table = table.set_column(table.schema.get_field_index(name), name, column.dictionary_encode())
+    return table
+
+
+def _to_pandas(table: Any) -> Any:
+    """A pyarrow table as a DataFrame, freeing each column as it converts
+    (the peak is about the frame, not the frame plus the table)."""
+    return table.to_pandas(self_destruct=True, split_blocks=True)
 
 
 def read_rows(results_dir: Where, *, run_keys: Iterable[str] | None = None) -> list[dict[str, Any]]:

@@ -71,6 +71,19 @@ def test_filters_and_columns(tmp_path: Path) -> None:
     picked = read_examples(tmp_path, targets=["pawsx", "xnli"], languages=["de"], stages=["confirm"], columns=["task", "survived"])
     assert list(picked.columns) == ["task", "survived"] and set(picked["task"]) == {"xnli"} and len(picked) == 6
     assert read_examples(tmp_path, targets=["udpos"]).empty
+    # categoricals: the same rows and values, text columns as categories
+    order = ["run_key", "attack", "example_key"]
+    plain = read_examples(tmp_path)
+    compact = read_examples(tmp_path, categorical=True)
+    assert {c for c in compact.columns if isinstance(compact[c].dtype, pd.CategoricalDtype)} == {
+        "run_key", "task", "language", "split", "attack", "example_key", "stage", "intermediate",
+        "intermediate_checkpoint", "cell_key", "gold", "clean_prediction", "attacked_prediction", "status",
+    }  # fmt: skip
+    pd.testing.assert_frame_equal(
+        compact.astype({c: plain[c].dtype for c in plain.columns}).sort_values(order).reset_index(drop=True),
+        plain.sort_values(order).reset_index(drop=True),
+    )
+    assert list(read_examples(tmp_path, targets=["udpos"], categorical=True, columns=["task", "seed"]).columns) == ["task", "seed"]
     with pytest.raises(ValueError, match="unknown per-example column"):
         read_examples(tmp_path, columns=["nope"])
 
