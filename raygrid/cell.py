@@ -463,10 +463,56 @@ def run_cell(
         checkpoint=str(target_ckpt or source),
         config=config_json,
     )
-    write_run(results_dir, run_key, result_rows, meta={"cell": _spec_json(spec)})
+    examples = _clean_examples(
+        model_for_eval, tokenizer, target, results, sources,
+        settings=eval_settings(eval_length, device=device, retrieval_layer=spec.retrieval_layer),
+        max_examples=spec.max_eval_examples, seed=spec.seed, run_key=run_key,
+        intermediate_checkpoint=inter_ckpt.name if inter_ckpt is not None else "",
+        stage="cell", intermediate=spec.intermediate,
+    )  # fmt: skip
+    write_run(results_dir, run_key, result_rows, meta={"cell": _spec_json(spec)}, examples=examples)
     return CellResult(
         spec, inter_ckpt, target_ckpt, run_key, results, read_rows(results_dir, run_keys=[run_key]), reused
     )
+
+
+def _clean_examples(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    task: TaskSpec,
+    results: Sequence[LanguageResult],
+    sources: DataSources,
+    *,
+    settings: Any,
+    max_examples: int | None,
+    seed: int,
+    run_key: str,
+    intermediate_checkpoint: str,
+    **fields: Any,
+) -> Any:
+    """The clean per-example rows of every evaluated language (a clean pass
+    over the same seeded subsample as the aggregate rows); ``None`` for a
+    task format without an attack goal (retrieval)."""
+    import pandas as pd
+
+    from raygrid.attacks.evaluate import example_frame
+    from raygrid.attacks.goals import goal_for
+    from raygrid.unit import phases
+
+    try:
+        goal_for(task.format)
+    except ConfigError:
+        return None
+    plan = [(r.language, r.split, ()) for r in results]
+    measured = phases.attacked_with_examples(
+        model, tokenizer, task, plan, sources, settings=settings, max_examples=max_examples, seed=seed, sample_dir=None
+    )
+    frames = [
+        example_frame(records, run_key=run_key, split=split.value, intermediate_checkpoint=intermediate_checkpoint,
+                      seed=seed, **fields)
+        for split, records in measured.examples
+    ]  # fmt: skip
+    return pd.concat(frames, ignore_index=True) if frames else None
 
 
 def _spec_json(spec: CellSpec) -> dict[str, Any]:

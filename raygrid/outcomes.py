@@ -68,6 +68,8 @@ Derived, per (run, language, attack): attack success rate =
 
 from __future__ import annotations
 
+from typing import Any
+
 #: The directory under ``results/`` that holds the per-example rows.
 EXAMPLES_DIR = "_examples"
 #: ``status`` of a clean row.
@@ -97,4 +99,19 @@ EXAMPLE_COLUMNS: dict[str, str] = {
     "schema_version": "int64",
 }
 
-__all__ = ["CLEAN_STATUS", "EXAMPLES_DIR", "EXAMPLE_COLUMNS"]
+#: The columns :func:`raygrid.store.read_examples` returns: the file columns
+#: with the partition keys (``task``: the target) after ``run_key``.
+EXAMPLE_FRAME_COLUMNS: tuple[str, ...] = ("run_key", "task", "language", *tuple(EXAMPLE_COLUMNS)[1:])
+
+
+def example_schema(*, partitions: bool = False) -> Any:
+    """The pyarrow schema of an example file (``partitions``: with ``task``
+    and ``language``, in :data:`EXAMPLE_FRAME_COLUMNS` order)."""
+    import pyarrow as pa
+
+    types = {**EXAMPLE_COLUMNS, "task": "string", "language": "string"}
+    names = EXAMPLE_FRAME_COLUMNS if partitions else tuple(EXAMPLE_COLUMNS)
+    return pa.schema([pa.field(name, pa.type_for_alias(types[name])) for name in names])
+
+
+__all__ = ["CLEAN_STATUS", "EXAMPLES_DIR", "EXAMPLE_COLUMNS", "EXAMPLE_FRAME_COLUMNS", "example_schema"]

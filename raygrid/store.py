@@ -6,6 +6,10 @@ Layout under a results directory::
       target=<task>/language=<lang>/<run_key>.parquet   rows of one run
       _runs/<run_key>.json                             written last: the run is done
 
+Per-example outcome rows (:mod:`raygrid.outcomes`) of a run go to
+``results/_examples/target=<task>/language=<lang>/<run_key>.parquet``, written
+with its row files, before its manifest, which lists them too.
+
 A run is *done* when its manifest exists; row files are written first (each
 to a temporary name, then ``os.replace``; on S3 each as one whole object),
 so a reader never sees half a file and a killed writer leaves a run that is
@@ -27,6 +31,7 @@ from typing import Any
 
 from raygrid.errors import DataError
 from raygrid.layout import INDEX_DIR, RUNS_DIR
+from raygrid.outcomes import EXAMPLE_COLUMNS, EXAMPLE_FRAME_COLUMNS, EXAMPLES_DIR, example_schema
 from raygrid.storage import Location
 from raygrid.version import SCHEMA_VERSION
 
@@ -73,6 +78,10 @@ class RunManifest:
     meta: dict[str, Any] = field(default_factory=dict)
     finished_at: float = field(default_factory=time.time)
     schema_version: int = SCHEMA_VERSION
+    #: Its per-example files (``_examples/target=.../language=.../<run_key>.parquet``);
+    #: absent from manifests written before they existed.
+    examples: list[str] = field(default_factory=list)
+    example_rows: int = 0
 
 
 
@@ -90,17 +99,45 @@ def is_done(results_dir: Where, run_key: str) -> bool:
     by the readers, which then say to redo the run."""
     root = Location.of(results_dir)
     try:
-        files = _manifest_files(root, run_key)
+        manifest = _manifest(root, run_key)
+        files = _manifest_files(root, run_key, manifest)
+        examples = _manifest_examples(root, run_key, manifest)
     except DataError:
         return False
-    return all((root / rel).is_file() for rel in files)
+    return all((root / rel).is_file() for rel in [*files, *examples])
 
 
-def _manifest_files(root: Location, run_key: str) -> list[str]:
-    """The row files a run's manifest lists.
+def _manifest_files(root: Location, run_key: str, manifest: Mapping[str, Any] | None = None) -> list[str]:
+    """The row files a run's manifest (``manifest``: read already) lists.
 
     Raises:
         DataError: the manifest is missing, unreadable or not a manifest.
+    """
+    files = (manifest if manifest is not None else _manifest(root, run_key)).get("files")
+    if not isinstance(files, list) or not all(isinstance(f, str) and _is_row_file(f) for f in files):
+        raise DataError(f"{root / RUNS_DIR / f'{run_key}.json'}: not a run manifest (no list of row files); {REPAIR_HINT}")
+    return files
+
+
+def _manifest_examples(root: Location, run_key: str, manifest: Mapping[str, Any] | None = None) -> list[str]:
+    """The per-example files a run's manifest (``manifest``: read already)
+    lists (none in a manifest written before they existed).
+
+    Raises:
+        DataError: the manifest is missing, unreadable or its ``examples``
+            is not a list of example files.
+    """
+    examples = (manifest if manifest is not None else _manifest(root, run_key)).get("examples", [])
+    if not isinstance(examples, list) or not all(isinstance(f, str) and _is_example_file(f) for f in examples):
+        raise DataError(f"{root / RUNS_DIR / f'{run_key}.json'}: `examples` is not a list of example files; {REPAIR_HINT}")
+    return examples
+
+
+def _manifest(root: Location, run_key: str) -> dict[str, Any]:
+    """A run's manifest as a dict.
+
+    Raises:
+        DataError: the manifest is missing, unreadable or not a JSON object.
     """
     path = root / RUNS_DIR / f"{run_key}.json"
     try:
@@ -109,10 +146,9 @@ def _manifest_files(root: Location, run_key: str) -> list[str]:
         raise DataError(f"{path}: no such manifest; {REPAIR_HINT}") from None
     except (OSError, ValueError) as exc:  # ValueError: bad JSON or not UTF-8
         raise DataError(f"{path}: unreadable run manifest ({type(exc).__name__}); {REPAIR_HINT}") from None
-    files = manifest.get("files") if isinstance(manifest, dict) else None
-    if not isinstance(files, list) or not all(isinstance(f, str) and _is_row_file(f) for f in files):
+    if not isinstance(manifest, dict):
         raise DataError(f"{path}: not a run manifest (no list of row files); {REPAIR_HINT}")
-    return files
+    return manifest
 
 
 def _is_row_file(rel: str) -> bool:
@@ -125,15 +161,31 @@ def _is_row_file(rel: str) -> bool:
     )
 
 
+def _is_example_file(rel: str) -> bool:
+    parts = rel.split("/")
+    return len(parts) == 4 and parts[0] == EXAMPLES_DIR and _is_row_file("/".join(parts[1:]))
+
+
 def write_run(
-    results_dir: Where, run_key: str, rows: Sequence[ResultRow], meta: Mapping[str, Any] | None = None
+    results_dir: Where,
+    run_key: str,
+    rows: Sequence[ResultRow],
+    meta: Mapping[str, Any] | None = None,
+    examples: Any = None,
 ) -> RunManifest:
-    """Writes a run's rows, then its manifest. Rows must share ``run_key``
-    and be unique by :attr:`ResultRow.key`."""
+    """Writes a run's rows and per-example rows, then its manifest. Rows must
+    share ``run_key`` and be unique by :attr:`ResultRow.key`.
+
+    ``examples`` (a pandas DataFrame: the columns of
+    :data:`raygrid.outcomes.EXAMPLE_COLUMNS` plus ``task`` and ``language``;
+    ``None``: none) is written one file per (task, language) under
+    ``_examples/``, each atomically, before the manifest that lists them.
+    """
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     root = Location.of(results_dir)
+    example_files, example_rows = _write_examples(root, run_key, examples)
     keys = [row.key for row in rows]
     if any(row.run_key != run_key for row in rows):
         raise ValueError("every row of a run must carry its run_key")
@@ -150,9 +202,139 @@ def write_run(
         pq.write_table(pa.Table.from_pylist(records), sink)
         (root / rel).write_bytes(sink.getvalue().to_pybytes())
         files.append(rel)
-    manifest = RunManifest(run_key=run_key, files=files, rows=len(rows), meta=dict(meta or {}))
+    manifest = RunManifest(
+        run_key=run_key, files=files, rows=len(rows), meta=dict(meta or {}), examples=example_files, example_rows=example_rows
+    )
     (root / RUNS_DIR / f"{run_key}.json").write_bytes((json.dumps(asdict(manifest), indent=2) + "\n").encode())
     return manifest
+
+
+def _write_examples(root: Location, run_key: str, examples: Any) -> tuple[list[str], int]:
+    """Writes a run's per-example rows, one zstd Parquet file per (task,
+    language); returns the files (relative to ``root``) and the row count."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if examples is None or len(examples) == 0:
+        return [], 0
+    missing = [c for c in (*EXAMPLE_COLUMNS, "task", "language") if c not in examples.columns]
+    if missing:
+        raise ValueError(f"per-example rows of run {run_key} lack column(s) {', '.join(missing)}")
+    if (examples["run_key"] != run_key).any():
+        raise ValueError("every per-example row of a run must carry its run_key")
+    schema = example_schema()
+    files: list[str] = []
+    for (task, language), group in sorted(examples.groupby(["task", "language"], sort=False), key=lambda g: g[0]):
+        rel = f"{EXAMPLES_DIR}/target={task}/language={language}/{run_key}.parquet"
+        table = pa.Table.from_pandas(group[list(EXAMPLE_COLUMNS)], schema=schema, preserve_index=False)
+        table = table.replace_schema_metadata(None)  # the schema is the contract's: no pandas metadata
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression="zstd")
+        (root / rel).write_bytes(sink.getvalue().to_pybytes())
+        files.append(rel)
+    return files, len(examples)
+
+
+def has_examples(results_dir: Where) -> bool:
+    """Whether any finished run of ``results_dir`` wrote per-example rows
+    (a sweep folder from before them has none)."""
+    root = Location.of(results_dir)
+    if not (root / EXAMPLES_DIR).names():
+        return False
+    return any(_manifest_examples_or_none(root, key) for key in sorted(done_run_keys(root)))
+
+
+def _manifest_examples_or_none(root: Location, run_key: str) -> list[str]:
+    try:
+        return _manifest_examples(root, run_key)
+    except DataError:
+        return []
+
+
+def read_examples(
+    results_dir: Where,
+    targets: Iterable[str] | None = None,
+    stages: Iterable[str] | None = None,
+    languages: Iterable[str] | None = None,
+    columns: Sequence[str] | None = None,
+    categorical: bool = False,
+) -> Any:
+    """Per-example rows of finished runs as a pandas DataFrame (columns
+    :data:`raygrid.outcomes.EXAMPLE_FRAME_COLUMNS`, or ``columns``).
+
+    Only the example files that the manifests of done runs list are read (a
+    run without its manifest is invisible, as in :func:`read_results`);
+    ``targets``/``languages``/``stages`` filter rows. Never writes. An empty
+    frame with the right columns when there are none (a sweep folder from
+    before per-example rows). ``categorical``: text columns as pandas
+    categoricals (dictionary-encoded as in the files), for reads of millions
+    of rows: less than half the memory (docs/results.md, "Sizes").
+
+    Raises:
+        DataError: a manifest is unreadable, or a file it lists is missing
+            or damaged.
+
+    Example:
+        >>> df = read_examples("runs/sweep/results", targets=["xnli"], languages=["de"])  # doctest: +SKIP
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    root = Location.of(results_dir)
+    wanted_columns = list(columns) if columns is not None else list(EXAMPLE_FRAME_COLUMNS)
+    unknown_columns = [c for c in wanted_columns if c not in EXAMPLE_FRAME_COLUMNS]
+    if unknown_columns:
+        raise ValueError(f"unknown per-example column(s) {', '.join(unknown_columns)}; allowed: {', '.join(EXAMPLE_FRAME_COLUMNS)}")
+    target_set = None if targets is None else set(targets)
+    language_set = None if languages is None else set(languages)
+    paths: list[Location] = []
+    for key in sorted(done_run_keys(root)):
+        for rel in _manifest_examples(root, key):
+            _, target, language, _ = (p.split("=", 1)[-1] for p in rel.split("/"))
+            if (target_set is None or target in target_set) and (language_set is None or language in language_set):
+                paths.append(root / rel)
+    schema = example_schema(partitions=True)
+    text = [c for c in wanted_columns if schema.field(c).type == pa.string()]
+    if not paths:
+        empty = schema.empty_table().select(wanted_columns)
+        return _to_pandas(_dictionary_encoded(empty, text) if categorical else empty)
+    filesystem, base = (root / EXAMPLES_DIR).arrow()
+    partitioning = ds.partitioning(pa.schema([("target", pa.string()), ("language", pa.string())]), flavor="hive")
+    read_columns = [{"task": "target"}.get(c, c) for c in wanted_columns]
+    fmt = ds.ParquetFileFormat(
+        read_options=ds.ParquetReadOptions(dictionary_columns=[c for c in text if c in EXAMPLE_COLUMNS] if categorical else [])
+    )
+    try:
+        dataset = ds.dataset(
+            [p.arrow()[1] for p in paths], format=fmt, filesystem=filesystem,
+            partitioning=partitioning, partition_base_dir=base,
+        )  # fmt: skip
+        condition = None if stages is None else ds.field("stage").isin(list(stages))
+        table = dataset.to_table(columns=read_columns, filter=condition)
+    except FileNotFoundError:
+        gone = next((p for p in paths if not p.is_file()), paths[0])
+        raise DataError(f"{gone}: example file of a finished run is missing; {REPAIR_HINT}") from None
+    except (pa.ArrowException, OSError) as exc:
+        problem = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DataError(f"{root / EXAMPLES_DIR}: damaged example file ({problem}); {REPAIR_HINT}") from None
+    table = table.rename_columns(wanted_columns)
+    if categorical:  # the partition keys come as plain text
+        table = _dictionary_encoded(table, [c for c in ("task", "language") if c in text])
+    return _to_pandas(table)
+
+
+def _dictionary_encoded(table: Any, columns: Sequence[str]) -> Any:
+    for name in columns:
+        column = table.column(name)
+        if not str(column.type).startswith("dictionary"):
+            table = table.set_column(table.schema.get_field_index(name), name, column.dictionary_encode())
+    return table
+
+
+def _to_pandas(table: Any) -> Any:
+    """A pyarrow table as a DataFrame, freeing each column as it converts
+    (the peak is about the frame, not the frame plus the table)."""
+    return table.to_pandas(self_destruct=True, split_blocks=True)
 
 
 def read_rows(results_dir: Where, *, run_keys: Iterable[str] | None = None) -> list[dict[str, Any]]:

@@ -126,3 +126,50 @@ def test_an_attack_named_with_its_default_parameters_finds_its_rows(tmp_path: Pa
         best_config(sweep, target="xnli", attack="char_noise[mode=sideways]")
     with pytest.raises(ConfigError, match="did you mean 'char_noise'"):
         best_config(sweep, target="xnli", attack="char_nose")
+
+
+def _with_examples(sweep: Path, out: Path) -> Path:
+    """A copy of ``sweep`` whose confirm runs also wrote per-example rows
+    (``results/_examples``), as sweeps do since per-example outcomes."""
+    import shutil
+
+    from raygrid.attacks.evaluate import example_frame
+    from raygrid.store import read_rows
+
+    shutil.copytree(sweep, out)
+    results = out / "results"
+    by_run: dict[str, list[dict[str, object]]] = {}
+    for row in read_rows(results):
+        by_run.setdefault(str(row["run_key"]), []).append(row)
+    for key, rows in by_run.items():
+        first = rows[0]
+        if first["stage"] != "confirm":
+            continue
+        records = [
+            {"task": r["task"], "language": r["language"], "attack": r["attack"], "example_key": str(i), "gold": "0",
+             "clean_prediction": "0", "clean_score": 1.0, "clean_correct": True, "attacked_prediction": "1",
+             "attacked_score": 0.0, "survived": i % 2 == 0, "status": "failed" if i % 2 == 0 else "successful",
+             "perturbation_rate": 0.1, "queries": 2}
+            for r in rows if r["metric"] == "attack_success_rate" for i in range(4)
+        ]  # fmt: skip
+        frame = example_frame(records, run_key=key, split="test", stage="confirm", seed=int(first["seed"]))
+        write_run(results, key, [ResultRow(**{k: r[k] for k in ResultRow.__dataclass_fields__}) for r in rows],
+                  examples=frame)  # fmt: skip
+    return out
+
+
+def test_best_reads_a_sweep_with_per_example_rows_as_before(sweep: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from raygrid.store import has_examples, read_examples
+
+    new = _with_examples(sweep, tmp_path / "new")
+    assert has_examples(new / "results") and not has_examples(sweep / "results")  # the old folder: aggregate rows only
+    assert len(read_examples(new / "results", targets=["xnli"], languages=["ar"])) > 0
+    answers = []
+    for folder in (sweep, new):
+        assert main(["best", str(folder), "--target", "xnli", "--metric", "attack_success_rate", "--json"]) == 0
+        answers.append(json.loads(capsys.readouterr().out))
+    assert answers[0] and answers[0] == answers[1]
+    assert {a["metric"] for a in answers[1]} == {"attack_success_rate"}
+    refresh_index(new / "results")  # the writer's index ignores the example files
+    assert main(["best", str(new), "--target", "xnli", "--metric", "attack_success_rate", "--selection", "oracle", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)

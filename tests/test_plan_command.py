@@ -135,7 +135,7 @@ def test_cli_json_schema(capsys: pytest.CaptureFixture[str]) -> None:
     payload = json.loads(capsys.readouterr().out)
     assert set(payload) == {
         "spec", "name", "model", "throughput", "gpus_per_unit", "epochs_policy", "pruner", "upper_bound",
-        "data_caps", "attacks", "stages", "cells", "totals", "checkpoints",
+        "data_caps", "attacks", "stages", "cells", "totals", "checkpoints", "examples",
     }  # fmt: skip
     assert set(payload["stages"]) == {"intermediate", "target", "confirm"}
     assert set(payload["stages"]["target"]) == {"cells", "trials", "units", "train_tokens", "eval_tokens", "gpu_hours"}
@@ -262,3 +262,40 @@ def test_the_table_says_whether_intermediates_are_replicated(tmp_path: Path, cap
     out = capsys.readouterr().out
     assert "of which intermediates retrained per confirm seed:" in out and "(50 runs, confirm.replicate_intermediate)" in out
     assert "mnli (retrained per seed)" in out
+
+
+def test_per_example_store_by_hand(capsys: pytest.CaptureFixture[str]) -> None:
+    from raygrid.attacks import get_attack
+    from raygrid.errors import ConfigError
+    from raygrid.estimate.examples import BYTES_PER_FILE, BYTES_PER_ROW, example_store
+    from raygrid.estimate.sizes import TEST
+
+    # robustness.yaml: 11 intermediates x 5 seeds confirm runs per target; every language at its
+    # test size; the clean pass + each attack the language supports (diacritics: 10 of XNLI's 15)
+    spec, result = _estimate(SPECS[0])
+    store = example_store(spec, result.grid)
+    attacks = [get_attack(a.name) for a in spec.attacks]
+
+    def usable(language: str) -> int:
+        n = 0
+        for attack in attacks:
+            try:
+                attack.check_language(language)
+                n += 1
+            except ConfigError:
+                pass
+        return n
+
+    per_run = {t: sum(size * (1 + usable(lang)) for lang, size in TEST[t].items()) for t in ("xnli", "pawsx")}
+    assert store.per_target == {t: 55 * n for t, n in per_run.items()} and store.rows == 55 * sum(per_run.values())
+    assert (store.runs, store.files) == (110, 55 * (15 + 7))
+    assert store.bytes == round(store.rows * BYTES_PER_ROW + store.files * BYTES_PER_FILE)
+    # a cap bounds every language; retrieval targets (no attack goal) write no per-example rows
+    capped = spec.replace(data={**spec.data.model_dump(mode="json"), "max_eval_examples": 100})
+    assert example_store(capped, result.grid).rows == 55 * sum(100 * (1 + usable(lang)) for t in per_run for lang in TEST[t])
+    xstilts, other = _estimate(SPECS[1])
+    assert "bucc" not in example_store(xstilts, other.grid).per_target
+    assert main(["plan", str(SPECS[0])]) == 0
+    assert f"per-example rows (results/_examples): {store.rows:,} rows" in capsys.readouterr().out
+    assert main(["plan", str(SPECS[0]), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["examples"] == store.to_json()

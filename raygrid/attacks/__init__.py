@@ -49,8 +49,15 @@ from raygrid.attacks.registry import (
 )
 
 
+#: Names served lazily from :mod:`raygrid.attacks.evaluate`.
+_EVALUATE = (
+    "AttackEvaluation", "AttackResult", "AttackRows", "attack_rows", "evaluate_attacks", "evaluate_with_examples",
+    "example_frame", "to_result_rows",
+)  # fmt: skip
+
+
 def __getattr__(name: str) -> Any:  # lazy: the evaluation API imports torch-side modules on use
-    if name in ("evaluate_attacks", "AttackResult", "to_result_rows", "attack_rows"):
+    if name in _EVALUATE:
         from raygrid.attacks import evaluate
 
         return getattr(evaluate, name)
@@ -61,13 +68,17 @@ __all__ = [
     "ATTACK_NAMES",
     "FIXED_ATTACK_NAMES",
     "Attack",
+    "AttackEvaluation",
     "AttackResult",
+    "AttackRows",
     "Edits",
     "Mode",
     "Perturbed",
     "attack_parameters",
     "attack_rows",
     "evaluate_attacks",
+    "evaluate_with_examples",
+    "example_frame",
     "example_rng",
     "example_seed",
     "get_attack",

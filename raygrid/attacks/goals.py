@@ -3,7 +3,9 @@
 A goal compares the model's output on a perturbed row with the gold labels
 (and with the clean output). ``score`` is what the search maximises
 (higher = closer to success); ``succeeded`` ends the search; ``skipped``
-says the model was already wrong on the clean row (nothing to attack).
+says the model was already wrong on the clean row (nothing to attack);
+``example_score`` is the task's own score of one output (the per-example
+outcome rows of :mod:`raygrid.outcomes`).
 
 * classification / multiple choice: untargeted misclassification (TextAttack's
   ``UntargetedClassification``): success = argmax != gold; score =
@@ -15,6 +17,10 @@ says the model was already wrong on the clean row (nothing to attack).
   clean row is now tagged wrongly (word-level, on the fixed word
   positions, since edits never split or merge tokens); skipped when no word
   was right; score = fraction of those words now wrong.
+
+Per-example scores: 1.0 / 0.0 correctness (classification, multiple
+choice), F1 against the best-matching gold answer (span QA), the fraction of
+words tagged right (tagging).
 
 Outputs are probability lists (classification, multiple choice), answer
 strings (QA) or tag-id lists (tagging).
@@ -39,6 +45,8 @@ class Goal(Protocol):
 
     def prediction(self, output: Any) -> Any: ...
 
+    def example_score(self, output: Any, row: Mapping[str, Any]) -> float: ...
+
 
 def _argmax(values: Sequence[float]) -> int:
     return max(range(len(values)), key=lambda i: values[i])
@@ -57,6 +65,10 @@ class UntargetedClassification:
 
     def prediction(self, output: Sequence[float]) -> int:
         return _argmax(output)
+
+    def example_score(self, output: Sequence[float], row: Mapping[str, Any]) -> float:
+        """1.0: the argmax is the gold label; else 0.0."""
+        return float(_argmax(output) == int(row["label"]))
 
 
 @dataclass(frozen=True)
@@ -79,6 +91,10 @@ class QAF1Below:
     def prediction(self, output: str) -> str:
         return output
 
+    def example_score(self, output: str, row: Mapping[str, Any]) -> float:
+        """F1 of the answer against the best-matching gold answer."""
+        return self._f1(output, row)
+
 
 @dataclass(frozen=True)
 class TaggingWordError:
@@ -99,6 +115,13 @@ class TaggingWordError:
 
     def prediction(self, output: Sequence[int]) -> list[int]:
         return [int(x) for x in output]
+
+    def example_score(self, output: Sequence[int], row: Mapping[str, Any]) -> float:
+        """The fraction of words tagged right (0.0 for a row without words)."""
+        tags = row["tags"]
+        if not tags:
+            return 0.0
+        return sum(int(p) == int(g) for p, g in zip(output, tags, strict=True)) / len(tags)
 
 
 def goal_for(format: FormatName | str, *, language: str = "en", qa_f1_threshold: float = 0.5) -> Goal:

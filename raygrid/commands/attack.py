@@ -30,7 +30,7 @@ def register(sub: Any) -> None:
         "attack",
         help="evaluate a checkpoint under adversarial attacks, per language",
         description="Evaluate a raygrid checkpoint (written by `raygrid cell`) under attacks; prints a "
-        "language x attack table and writes result rows to OUTPUT/results.",
+        "language x attack table and writes result rows (and per-example rows, clean and attacked) to OUTPUT/results.",
     )
     p.add_argument("checkpoint", metavar="CHECKPOINT")
     p.add_argument("--task", required=True, help="target task of the checkpoint")
@@ -80,7 +80,9 @@ def format_table(results: list[Any]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from raygrid.attacks.evaluate import to_result_rows
+    import pandas as pd
+
+    from raygrid.attacks.evaluate import example_frame, to_result_rows
     from raygrid.errors import ConfigError
     from raygrid.evaluate import check_languages, default_eval_split
     from raygrid.fileio import output_dir_problem
@@ -122,11 +124,12 @@ def run(args: argparse.Namespace) -> int:
                 print(f"[raygrid] skipping {attack.label} for {language}: {exc}", file=sys.stderr)
         split = Split(args.split) if args.split else default_eval_split(task, language)
         plan.append((language, split, usable))
-    results = phases.attacked(
+    measured = phases.attacked_with_examples(
         model, tokenizer, task, plan, sources,
         settings=eval_settings(device=device), max_examples=args.max_examples, seed=args.seed,
         sample_dir=out / "samples",
     )  # fmt: skip
+    results = measured.results
     run_key = attack_key(
         checkpoint=args.checkpoint,
         task=task.name,
@@ -140,7 +143,13 @@ def run(args: argparse.Namespace) -> int:
         rows_out.extend(
             to_result_rows([r], run_key=run_key, split=split.value, stage="attack", checkpoint=str(args.checkpoint), seed=args.seed)
         )
-    write_run(out / RESULTS_DIR, run_key, rows_out, meta={"checkpoint": str(args.checkpoint), "task": task.name})
+    examples = pd.concat(
+        [example_frame(records, run_key=run_key, split=split.value, stage="attack", seed=args.seed)
+         for split, records in measured.examples],
+        ignore_index=True,
+    )  # fmt: skip
+    write_run(out / RESULTS_DIR, run_key, rows_out, meta={"checkpoint": str(args.checkpoint), "task": task.name},
+              examples=examples)  # fmt: skip
     print(f"{task.name} under attack  (checkpoint {args.checkpoint}, run {run_key})")
     print(format_table([r for _, r in results]))
     print(f"results: {out / 'results'}; samples: {out / 'samples'}")

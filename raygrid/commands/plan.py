@@ -53,6 +53,7 @@ def register(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from raygrid.errors import ConfigError
     from raygrid.estimate import EpochsPolicy, checkpoint_disk, estimate, resolve_throughput
+    from raygrid.estimate.examples import example_store
     from raygrid.spec import load_spec
 
     spec = load_spec(args.spec)
@@ -63,10 +64,12 @@ def run(args: argparse.Namespace) -> int:
     result = estimate(spec, rate, policy=EpochsPolicy(args.epochs_policy))
     disk = checkpoint_disk(spec, result.grid, concurrent_trials=args.concurrent_trials)
     payload = {"spec": str(args.spec), **result.to_json(), "checkpoints": disk.to_json()}
+    payload["examples"] = example_store(spec, result.grid).to_json()
     if args.json:
         print(json.dumps(payload, indent=2, ensure_ascii=False))
         return 0
     _print_table(payload)
+    _print_examples(payload["examples"])
     return 0
 
 
@@ -163,3 +166,16 @@ def _print_disk(disk: dict[str, Any]) -> None:
         )
     if disk["resume_state_bytes"] is not None:
         print(f"  plus running trials' resume states (train/): ~{_gb(disk['resume_state_bytes'])} at most")
+
+
+def _print_examples(store: dict[str, Any]) -> None:
+    """The per-example store (results/_examples) the confirm runs will write."""
+    print()
+    if not store["runs"]:
+        print("per-example rows: none (no confirm run of a target with an attack goal)")
+        return
+    per_target = ", ".join(f"{target} {rows:,}" for target, rows in sorted(store["rows_per_target"].items()))
+    print(
+        f"per-example rows (results/_examples): {store['rows']:,} rows ({per_target}) in {store['files']:,} files "
+        f"of {store['runs']} confirm runs, ~{store['bytes'] / 1e6:,.0f} MB at {store['bytes_per_row']} bytes/row"
+    )

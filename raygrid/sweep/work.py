@@ -288,10 +288,12 @@ def run_unit(
     config = _config(ctx)
     fields = _row_fields(ctx, str(checkpoint), config)
     rows = _dev_rows(ctx, trained.metrics, fields)
+    examples = None
     if unit.kind is UnitKind.CONFIRM:
-        rows += _zero_shot_rows(ctx, trained, tokenizer, placement, fields, config.max_seq_length)
+        zero_shot, examples = _zero_shot_rows(ctx, trained, tokenizer, placement, fields, config.max_seq_length)
+        rows += zero_shot
     meta = {"cell": ctx.cell.name, "params": unit.params, RECORD_META: asdict(record)}
-    write_run(ctx.sweep_dir / RESULTS_DIR, unit.key, rows, meta=meta)
+    write_run(ctx.sweep_dir / RESULTS_DIR, unit.key, rows, meta=meta, examples=examples)
     record.write(ctx.sweep_dir)
     return record
 
@@ -439,8 +441,14 @@ def _zero_shot_rows(
     placement: Placement,
     fields: Mapping[str, Any],
     max_seq_length: int,
-) -> list[ResultRow]:
-    """The confirm unit's zero-shot rows, clean and under the spec's attacks."""
+) -> tuple[list[ResultRow], Any]:
+    """The confirm unit's zero-shot rows, clean and under the spec's attacks,
+    and its per-example rows (a DataFrame; ``None`` for a task without an
+    attack goal). Clean and attacked passes draw the same example subsample,
+    and the attacks seed their perturbations, from the spec's data seed: every
+    run of a (target, language) is paired with every other on its examples."""
+    from contextlib import nullcontext
+
     from raygrid.evaluate import to_rows
     from raygrid.models import load_tokenizer, unwrap
     from raygrid.tasks import get_task
@@ -457,15 +465,17 @@ def _zero_shot_rows(
         split=_split(ctx), settings=settings, max_examples=spec.data.max_eval_examples, seed=spec.seed,
     )  # fmt: skip
     rows = to_rows(results, run_key=ctx.unit.key, task=task.name, **fields)
-    if spec.attacks:
-        with staged_dir(Location.of(ctx.sweep_dir) / "samples" / ctx.unit.key) as sample_dir:
-            rows += phases.attack_suite_rows(
-                model, tokenizer, task, cell.languages, [r.split for r in results],
-                [(a.name, dict(a.params)) for a in spec.attacks], sources,
-                settings=settings, max_examples=spec.data.max_eval_examples, seed=ctx.unit.seed,
-                run_key=ctx.unit.key, sample_dir=sample_dir, fields=fields,
-            )  # fmt: skip
-    return rows
+    parent = ctx.unit.parent_checkpoint
+    samples = staged_dir(Location.of(ctx.sweep_dir) / "samples" / ctx.unit.key) if spec.attacks else nullcontext(None)
+    with samples as sample_dir:
+        attacked = phases.attack_suite_rows(
+            model, tokenizer, task, cell.languages, [r.split for r in results],
+            [(a.name, dict(a.params)) for a in spec.attacks], sources,
+            settings=settings, max_examples=spec.data.max_eval_examples, seed=spec.seed,
+            run_key=ctx.unit.key, sample_dir=sample_dir, fields=fields,
+            intermediate_checkpoint=Location.of(parent).name if parent else "",
+        )  # fmt: skip
+    return rows + attacked.rows, (attacked.examples if len(attacked.examples) else None)
 
 
 def _evaluate_encoder(ctx: UnitContext, placement: Placement, started: float) -> TrialRecord:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
     from transformers import PreTrainedTokenizerBase
 
+    from raygrid.attacks.evaluate import AttackRows
     from raygrid.evaluate import LanguageResult
     from raygrid.formats import EvalSettings
     from raygrid.store import ResultRow
@@ -258,18 +259,50 @@ def attacked(
 ) -> list[tuple[Split, Any]]:
     """The zero-shot evaluation under attack: for each ``(language, split,
     attacks)`` of ``plan``, every attack (built, usable in that language) on
-    that split's rows. Returns ``(split, AttackResult)`` pairs in order."""
-    from raygrid.attacks import evaluate_attacks
+    that split's rows. Returns ``(split, AttackResult)`` pairs in order
+    (:func:`attacked_with_examples` without the per-example outcomes)."""
+    return attacked_with_examples(
+        model, tokenizer, task, plan, sources, settings=settings, max_examples=max_examples, seed=seed,
+        sample_dir=sample_dir,
+    ).results  # fmt: skip
+
+
+def attacked_with_examples(
+    model: nn.Module,
+    tokenizer: PreTrainedTokenizerBase,
+    task: TaskSpec,
+    plan: Sequence[tuple[str, Split, Sequence[Any]]],
+    sources: DataSources,
+    *,
+    settings: EvalSettings,
+    max_examples: int | None,
+    seed: int,
+    sample_dir: Path | None,
+) -> Attacked:
+    """:func:`attacked`, with the per-example outcome records of each
+    ``(language, split)``: a clean pass over the rows, then every attack
+    (a clean pass alone where no attack is usable)."""
+    from raygrid.attacks import evaluate_with_examples
     from raygrid.tasks import load_rows
 
-    out: list[tuple[Split, Any]] = []
+    out = Attacked([], [])
     for language, split, attacks in plan:
         rows = load_rows(task, split, language, sources, max_examples=max_examples, seed=seed)
-        results = evaluate_attacks(
+        evaluation = evaluate_with_examples(
             model, tokenizer, task, language, rows, list(attacks), settings=settings, seed=seed, sample_dir=sample_dir
         )
-        out.extend((split, r) for r in results)
+        out.results.extend((split, r) for r in evaluation.results)
+        out.examples.append((split, evaluation.examples))
     return out
+
+
+@dataclass(frozen=True)
+class Attacked:
+    """What :func:`attacked` measured: ``(split, AttackResult)`` pairs and
+    ``(split, per-example records)`` per language."""
+
+    results: list[tuple[Split, Any]]
+    examples: list[tuple[Split, list[dict[str, Any]]]]
 
 
 def attack_suite_rows(
@@ -287,38 +320,41 @@ def attack_suite_rows(
     run_key: str,
     sample_dir: Path | None,
     fields: Mapping[str, Any],
-) -> list[ResultRow]:
+    intermediate_checkpoint: str = "",
+) -> AttackRows:
     """A sweep's attack suite (``(name, params)`` pairs of the spec) on every
-    language's scored split, as result rows; a family that refuses a
-    language yields no rows for it (:func:`raygrid.attacks.attack_rows`)."""
+    language's scored split, as result rows, and every language's clean and
+    attacked per-example rows; a family that refuses a language yields no
+    rows for it (:func:`raygrid.attacks.attack_rows`)."""
     from raygrid.attacks import attack_rows
 
-    return list(
-        attack_rows(
-            model=model,
-            tokenizer=tokenizer,
-            task=task.name,
-            languages=languages,
-            splits=splits,
-            attacks=attacks,
-            sources=sources,
-            settings=settings,
-            seed=seed,
-            max_examples=max_examples,
-            run_key=run_key,
-            sample_dir=sample_dir,
-            fields=dict(fields),
-        )
+    return attack_rows(
+        model=model,
+        tokenizer=tokenizer,
+        task=task.name,
+        languages=languages,
+        splits=splits,
+        attacks=attacks,
+        sources=sources,
+        settings=settings,
+        seed=seed,
+        max_examples=max_examples,
+        run_key=run_key,
+        sample_dir=sample_dir,
+        fields=dict(fields),
+        intermediate_checkpoint=intermediate_checkpoint,
     )
 
 
 __all__ = [
+    "Attacked",
     "DataBuilder",
     "ModelBuilder",
     "Phase",
     "Trained",
     "attack_suite_rows",
     "attacked",
+    "attacked_with_examples",
     "checkpoint_meta",
     "checkpoint_of",
     "encoder",

@@ -129,7 +129,7 @@ def test_qa_and_tagging_goals(tiny_model_dir: Path) -> None:
 
 def test_attack_command_prints_a_table_and_writes_rows(trained, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # type: ignore[no-untyped-def]
     from raygrid.cli import main
-    from raygrid.store import read_rows
+    from raygrid.store import read_examples, read_rows
 
     _, _, ckpt = trained
     argv = ["attack", str(ckpt), "--task", "xnli", "--languages", "de,ar,zh", "--data", "bundled", "--max-examples", "6", "--output", str(tmp_path)]
@@ -138,6 +138,11 @@ def test_attack_command_prints_a_table_and_writes_rows(trained, tmp_path: Path, 
     assert "char_noise" in out and "de" in out
     rows = read_rows(tmp_path / "results")
     assert {r["language"] for r in rows} == {"de", "ar", "zh"}
+    examples = read_examples(tmp_path / "results")
+    assert set(examples["stage"]) == {"attack"} and set(examples["run_key"]) == {rows[0]["run_key"]}
+    assert {(lang, a) for lang, a in zip(examples["language"], examples["attack"], strict=True) if lang == "zh"} == {
+        ("zh", "none"), ("zh", "char_noise"), ("zh", "homoglyph"), ("zh", "invisible"),
+    }  # fmt: skip
     assert {r["attack"] for r in rows if r["language"] == "zh"} == {"char_noise", "homoglyph", "invisible"}  # no diacritics in zh
     assert main([*argv[:-2], "--output", str(tmp_path / "b"), "--attacks", "diacritics"]) == 2  # explicit + unsupported
 
@@ -165,6 +170,6 @@ def test_attack_rows_for_the_sweep(trained) -> None:  # type: ignore[no-untyped-
         model=model, tokenizer=tokenizer, task="xnli", languages=["de", "hi"], splits=[Split.TEST, Split.TEST],
         attacks=[("diacritics", {}), ("invisible", {"rate": 0.5})], sources=DataSources(bundled=True),
         max_examples=4, run_key="u1", fields={"stage": "confirm"},
-    )  # fmt: skip
+    ).rows  # fmt: skip
     assert {(r.language, r.attack) for r in rows} == {("de", "diacritics"), ("de", "invisible[rate=0.5]"), ("hi", "invisible[rate=0.5]")}
     assert all(r.stage == "confirm" and r.split == "test" for r in rows)
