@@ -237,6 +237,11 @@ def analyze(
     headlines = [_headline_text(t, r) for t, r in results.items()]
     headlines += [f"{t}: no per-example confirm rows with a baseline: {NEEDS_EXAMPLES} need them" for t in without]
     answer = answer_lines(results, alpha)
+    answer += [
+        f"{t}: no per-example confirm rows with a baseline (a sweep run before raygrid wrote them, or no `none` "
+        f"intermediate): {NEEDS_EXAMPLES} need them; the tidy table of per-seed means is in the report"
+        for t in without
+    ]
     findings: dict[str, Any] = {"alpha": alpha, "n_perm": n_perm, "seed": seed, "primary_endpoint": PRIMARY, "targets": {}}
     for target, r in results.items():
         _write_tables(out, target, r)

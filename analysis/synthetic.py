@@ -32,7 +32,6 @@ Example:
 from __future__ import annotations
 
 import functools
-import inspect
 import json
 import zlib
 from collections.abc import Mapping, Sequence
@@ -181,16 +180,10 @@ def write_sweep_dir(
 
     ``examples``: per-example rows (:func:`example_rows`), written with each
     run's aggregate rows (``write_run(..., examples=...)``).
-
-    Raises:
-        ValueError: ``examples`` given but this :func:`raygrid.store.write_run`
-            does not write per-example rows.
     """
     from raygrid.layout import RESULTS_DIR, SPEC_FILE
     from raygrid.store import ResultRow, write_run
 
-    if examples is not None and "examples" not in inspect.signature(write_run).parameters:
-        raise ValueError("write_sweep_dir: examples= needs raygrid.store.write_run(..., examples=...), which this raygrid lacks")
     root = Path(path)
     root.mkdir(parents=True, exist_ok=True)
     (root / SPEC_FILE).write_text(spec_text or "# synthetic sweep written by analysis.synthetic\nname: synthetic\n")
@@ -199,10 +192,8 @@ def write_sweep_dir(
     per_run = {} if examples is None else {str(key): group for key, group in examples.groupby("run_key", sort=False)}
     for run_key, group in frame.groupby("run_key", sort=True):
         records = [ResultRow(**rec) for rec in _records(group)]
-        extra: dict[str, Any] = {}
-        if examples is not None:
-            extra["examples"] = per_run.get(str(run_key), examples.iloc[:0]).reset_index(drop=True)
-        write_run(root / RESULTS_DIR, str(run_key), records, meta={"synthetic": True}, **extra)
+        run_examples = None if examples is None else per_run.get(str(run_key), examples.iloc[:0]).reset_index(drop=True)
+        write_run(root / RESULTS_DIR, str(run_key), records, meta={"synthetic": True}, examples=run_examples)
     return root
 
 

@@ -1,54 +1,91 @@
-"""``raygrid analyze`` on a sweep directory written through the store: planted
-effects in the report, the sweep-dir contract checks, and the HTML in headless Chromium."""
+"""``raygrid analyze`` on sweep directories written through the store: a
+planted robustness effect in per-example rows is found and nothing else, the
+report opens with the answer and states the design, an old folder (aggregate
+rows only) still opens, and the HTML renders in headless Chromium."""
 
 from __future__ import annotations
 
+import json
 import os
-import shutil
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from analysis.synthetic import Planted, confirm_rows, trial_rows, write_sweep_dir
-from raygrid.testing.sweepdir import check_best_and_analyze
+from analysis.synthetic import (
+    ExampleDesign,
+    Planted,
+    aggregate_rows,
+    confirm_rows,
+    example_rows,
+    simulate_examples,
+    trial_rows,
+    write_sweep_dir,
+)
+from raygrid.testing.sweepdir import check_best_and_analyze, run_cli
 
 CHROMIUM = "/usr/bin/chromium"
 ARABIC_SCRIPT = ("ar", "ur")
+LANGUAGES = ("ar", "ur", "bg", "ru", "hi", "sw")
+INTERMEDIATES = ("none", "mnli", "squad", "hellaswag", "anli", "qqp")
 
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A synthetic sweep (hellaswag +3 points robust accuracy in Arabic-script
-    languages only) analysed through the CLI."""
+    """A synthetic sweep: hellaswag +15 points conditional robust accuracy in
+    the Arabic-script languages, mnli +5 points clean transfer everywhere (no
+    robustness effect), 5 seeds; analysed through the CLI."""
     root = tmp_path_factory.mktemp("sweep")
-    rows = confirm_rows(
-        languages=("ar", "de", "en", "hi", "ru", "th", "ur", "zh"),
-        planted=[Planted("hellaswag", ARABIC_SCRIPT, robust_gain=0.03)],
-        seeds=8,
-        n_attacked=2000,
-        rng=1,
-    )
-    sweep = write_sweep_dir(root / "sweep", pd.concat([rows, trial_rows()]))
+    design = ExampleDesign(
+        languages=LANGUAGES, intermediates=INTERMEDIATES, seeds=5, n_examples=300, seed_sd=0.5,
+        planted=(Planted("hellaswag", ARABIC_SCRIPT, robust_gain=0.15), Planted("mnli", LANGUAGES, clean_gain=0.05)),
+    )  # fmt: skip
+    examples = example_rows(simulate_examples(design, 1, rng=7))
+    rows = pd.concat([aggregate_rows(examples), trial_rows(intermediates=INTERMEDIATES)], ignore_index=True)
+    sweep = write_sweep_dir(root / "sweep", rows, examples=examples)
     out = root / "report"
-    checked = check_best_and_analyze(sweep, target="xnli", out_dir=out)
+    checked = check_best_and_analyze(sweep, target="xnli", out_dir=out, seeds=5)
     return {**checked, "out": out, "sweep": sweep}
 
 
 def test_report_flags_exactly_the_planted_cells(report: dict) -> None:
-    flagged = {(c["intermediate"], c["language"]) for c in report["findings"]["targets"]["xnli"]["flagged_cells"]}
+    target = report["findings"]["targets"]["xnli"]
+    flagged = {(c["intermediate"], c["language"]) for c in target["flagged_cells"]}
     assert flagged == {("hellaswag", lang) for lang in ARABIC_SCRIPT}
-    assert all(c["gain"] > 0 for c in report["findings"]["targets"]["xnli"]["flagged_cells"])
+    assert all(0.05 < c["gain"] < 0.25 and c["ci_low"] > 0 for c in target["flagged_cells"])
+    cells = pd.read_csv(report["out"] / "xnli_cells.csv")
+    primary = cells[cells["family"] == "cells"]
+    assert len(primary) == 5 * len(LANGUAGES) and primary["flagged"].sum() == 2
+    # mnli's clean-transfer gain is seen as such, and not as robustness
+    clean = cells[(cells["endpoint"] == "clean") & (cells["intermediate"] == "mnli")]
+    assert (clean["gain"] > 0.02).all() and not primary[primary["intermediate"] == "mnli"]["flagged"].any()
+
+
+def test_the_summary_opens_with_the_answer_and_states_the_design(report: dict) -> None:
     summary = (report["out"] / "summary.md").read_text()
-    assert "| hellaswag | ar |" in summary and "| hellaswag | ur |" in summary
-    gains = pd.read_csv(report["out"] / "xnli_gains.csv")
-    assert len(gains) == 7 * 8 and gains["flagged"].sum() == 2
+    answer = summary.split("## Answer", 1)[1].split("## xnli", 1)[0]
+    assert "conditional robust accuracy" in answer
+    assert "hellaswag in ar" in answer and "hellaswag in ur" in answer
+    assert "detects (80% power)" in answer and "nan" not in answer.lower()
+    design = report["findings"]["targets"]["xnli"]["design"]
+    assert design["seeds"] == [0, 1, 2, 3, 4] and design["english_reported_apart"] is True
+    assert set(design["zero_shot_languages"]) == set(LANGUAGES)
+    assert report["findings"]["targets"]["xnli"]["correlation"]["testable"] is True
+    mde = report["findings"]["targets"]["xnli"]["mde"]
+    assert 0 < mde["headline_median"] < mde["cells_median"] < 0.3
 
 
-def test_oracle_best_picks_the_planted_intermediate(report: dict) -> None:
-    by = {(b["language"], b["attack"]): b["intermediate"] for b in report["oracle"]}
-    assert by[("ar", "polygloss")] == "hellaswag" or by[("ur", "polygloss")] == "hellaswag"
+def test_an_old_sweep_with_aggregate_rows_only_still_opens(tmp_path: Path) -> None:
+    sweep = write_sweep_dir(tmp_path / "old", pd.concat([confirm_rows(languages=("ar", "de", "en"), seeds=2), trial_rows()]))
+    best = run_cli(["best", str(sweep), "--target", "xnli", "--metric", "attack_success_rate", "--attack", "typo", "--json"])
+    assert best.returncode == 0, best.stderr
+    assert {b["language"] for b in json.loads(best.stdout)} == {"ar", "de", "en"}
+    proc = run_cli(["analyze", str(sweep), "--out", str(tmp_path / "report"), "--jobs", "1"])
+    assert proc.returncode == 0, proc.stderr
+    assert "need them" in proc.stdout and "per-example" in proc.stdout
+    findings = json.loads((tmp_path / "report" / "findings.json").read_text())
+    assert "conditional robust accuracy" in findings["targets"]["xnli"]["needs_per_example_rows"]
 
 
 def _chromium_console(url: str, shot: Path, tmp: Path) -> str:
@@ -77,27 +114,3 @@ def test_html_report_renders_in_headless_chromium_without_console_errors(report:
     assert shot.is_file() and shot.stat().st_size > 20_000, log[-2000:]
     assert _console_errors(log) == []
     assert "net::ERR" not in log  # self-contained: nothing fetched
-
-
-@pytest.mark.skipif(shutil.which("duckdb") is None, reason="duckdb CLI not installed")
-def test_store_is_readable_by_duckdb(report: dict) -> None:  # pragma: no cover - optional tool
-    results = report["sweep"] / "results"
-    q = f"select count(*) from read_parquet('{results}/target=*/language=*/*.parquet', hive_partitioning=true)"
-    assert subprocess.run(["duckdb", "-c", q], capture_output=True, text=True).returncode == 0
-
-
-def test_parallel_analysis_gives_the_same_report(tmp_path: Path) -> None:
-    from analysis.report import analyze
-
-    frames = [
-        confirm_rows(target=t, languages=("ar", "de", "en", "ur"), planted=[Planted("mnli", ("de",), robust_gain=0.05)], seeds=4, rng=k)
-        for k, t in enumerate(("xnli", "pawsx"))
-    ]
-    sweep = write_sweep_dir(tmp_path / "sweep", pd.concat(frames))
-    one = analyze(sweep, tmp_path / "one", n_boot=100, jobs=1)
-    two = analyze(sweep, tmp_path / "two", n_boot=100, jobs=2)
-    assert set(one.targets) == set(two.targets) == {"xnli", "pawsx"}
-    assert (tmp_path / "one" / "findings.json").read_text() == (tmp_path / "two" / "findings.json").read_text()
-    for target in one.targets:
-        name = f"{target}_gains.csv"
-        assert (tmp_path / "one" / name).read_text() == (tmp_path / "two" / name).read_text()

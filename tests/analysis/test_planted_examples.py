@@ -117,24 +117,19 @@ def test_example_rows_agree_with_aggregate_rows() -> None:
 
 
 def test_write_sweep_dir_with_example_rows(tmp_path: Path) -> None:
-    import inspect
-
-    from raygrid.store import read_results, write_run
+    from raygrid.store import read_examples, read_results
 
     design = ExampleDesign(languages=("ar",), intermediates=("none", "mnli"), attacks=("typo",), seeds=2, n_examples=10, n_dev=5)
     ex = example_rows(simulate_examples(design, 1, 0))
     agg = aggregate_rows(ex)
-    if "examples" not in inspect.signature(write_run).parameters:
-        with pytest.raises(ValueError, match="examples="):
-            write_sweep_dir(tmp_path / "sweep", agg, examples=ex)
-        pytest.skip("raygrid.store.write_run does not take examples= yet")
     root = write_sweep_dir(tmp_path / "sweep", agg, examples=ex)
     back = read_results(root / "results")
     assert len(back) == len(agg)
     files = sorted((root / "results" / "_examples").rglob("*.parquet"))
-    assert len(files) == 2 * 2  # runs x (ar, en)
+    assert len(files) == 4 * 2  # runs (2 intermediates x 2 seeds) x languages (ar, en)
     read = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
     assert len(read) == len(ex)
+    assert len(read_examples(root / "results")) == len(ex)
 
 
 def test_example_rows_read_back_as_the_simulated_arrays() -> None:
