@@ -31,7 +31,7 @@ def _plt() -> ModuleType:
 
 def _png(fig: Figure, tight: bool = True) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=72, bbox_inches="tight" if tight else None)
+    fig.savefig(buf, format="png", dpi=80, bbox_inches="tight" if tight else None)
     _plt().close(fig)
     return buf.getvalue()
 
@@ -98,13 +98,15 @@ def heatmaps(per_attack: pd.DataFrame, title: str) -> bytes:
 
 
 def forest(cells: pd.DataFrame, title: str) -> bytes:
-    """Attack-averaged gains (points) with 95% intervals; Holm-flagged cells in red."""
+    """Gains (points) with 95% intervals, one panel per intermediate, a row
+    per language; Holm-flagged cells in red. Text at 10 pt or more."""
     plt = _plt()
     inters = sorted(cells["intermediate"].unique())
     langs = sorted(cells["language"].unique())
-    cols = min(4, len(inters))
+    cols = min(3, len(inters))
     rows = math.ceil(len(inters) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3 * cols, 0.18 * len(langs) * rows + 1.5), squeeze=False, sharex=True)
+    height = max(1.8, 0.32 * len(langs) + 0.9)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, height * rows + 1.0), squeeze=False, sharex=True, layout="constrained")
     for ax, name in zip(axes.flat, inters):
         sub = cells[cells["intermediate"] == name].set_index("language").reindex(langs)
         y = np.arange(len(langs))
@@ -112,44 +114,45 @@ def forest(cells: pd.DataFrame, title: str) -> bytes:
         lo = sub["ci_low"].to_numpy(float) * 100
         hi = sub["ci_high"].to_numpy(float) * 100
         flagged = sub["flagged"].fillna(False).to_numpy(bool)
-        ax.hlines(y, lo, hi, color=np.where(flagged, "tab:red", "0.4"), lw=1)
-        ax.scatter(gain, y, c=np.where(flagged, "tab:red", "black"), s=10, zorder=3)
-        ax.axvline(0, color="0.7", lw=0.8)
-        ax.set_yticks(y, langs, fontsize=6)
+        ax.hlines(y, lo, hi, color=np.where(flagged, "tab:red", "0.35"), lw=1.6)
+        ax.scatter(gain, y, c=np.where(flagged, "tab:red", "black"), s=22, zorder=3)
+        ax.axvline(0, color="0.6", lw=0.9)
+        ax.set_yticks(y, langs, fontsize=10)
+        ax.tick_params(axis="x", labelsize=10)
         ax.invert_yaxis()
-        ax.set_title(name, fontsize=9)
+        ax.set_title(name, fontsize=11)
     for ax in list(axes.flat)[len(inters):]:
         ax.axis("off")
-    fig.supxlabel("gain vs none (points, 95% interval)", fontsize=9)
-    fig.suptitle(title, fontsize=10)
+    fig.supxlabel("gain vs none (points, 95% interval; red: Holm-flagged)", fontsize=10)
+    fig.suptitle(title, fontsize=12)
     return _png(fig)
 
 
 def clean_vs_robust(gains: pd.DataFrame, title: str) -> bytes:
-    """Per language: clean-transfer gain (x) vs robustness gain (y), one point per intermediate."""
+    """Per language: clean-transfer gain (x) vs robustness gain (y), one point
+    per intermediate; the legend sits right of the panels."""
     plt = _plt()
     langs = sorted(gains["language"].unique())
-    cols = min(6, len(langs))
+    cols = min(4, len(langs))
     rows = math.ceil(len(langs) / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.6 * cols, 2.3 * rows + 1.2), squeeze=False)
-    fig.subplots_adjust(left=0.08, right=0.98, bottom=0.1, top=0.9, hspace=0.45, wspace=0.35)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.3 * cols, 3.0 * rows + 1.4), squeeze=False, layout="constrained")
     inters = sorted(gains["intermediate"].unique())
-    colours = {name: plt.get_cmap("tab20")(k % 20) for k, name in enumerate(inters)}
+    colours = {name: plt.get_cmap("tab10")(k % 10) for k, name in enumerate(inters)}
     for ax, lang in zip(axes.flat, langs):
         sub = gains[gains["language"] == lang]
-        ax.scatter(sub["clean_gain"] * 100, sub["robust_gain"] * 100, s=14, c=[colours[i] for i in sub["intermediate"]])
-        ax.axhline(0, color="0.8", lw=0.6)
-        ax.axvline(0, color="0.8", lw=0.6)
-        ax.set_title(lang, fontsize=8)
-        ax.tick_params(labelsize=6)
+        ax.scatter(sub["clean_gain"] * 100, sub["robust_gain"] * 100, s=36, c=[colours[i] for i in sub["intermediate"]])
+        ax.axhline(0, color="0.75", lw=0.8)
+        ax.axvline(0, color="0.75", lw=0.8)
+        ax.set_title(lang, fontsize=11)
+        ax.tick_params(labelsize=9)
     for ax in list(axes.flat)[len(langs):]:
         ax.axis("off")
     handles = [plt.Line2D([], [], marker="o", ls="", color=colours[i], label=i) for i in inters]
-    fig.legend(handles=handles, loc="upper center", ncol=min(len(inters), 8), fontsize=7, frameon=False, bbox_to_anchor=(0.5, 0.985))
-    fig.text(0.5, 0.02, "clean-transfer gain (points)", ha="center", fontsize=9)
-    fig.text(0.01, 0.5, "robustness gain (points)", va="center", rotation=90, fontsize=9)
-    fig.suptitle(title, fontsize=10, y=0.999)
-    return _png(fig, tight=False)
+    fig.legend(handles=handles, loc="outside right upper", fontsize=10, frameon=False, title="intermediate", title_fontsize=10)
+    fig.supxlabel("clean-transfer gain (points)", fontsize=10)
+    fig.supylabel("robustness gain (points)", fontsize=10)
+    fig.suptitle(title, fontsize=12)
+    return _png(fig)
 
 
 __all__ = ["clean_vs_robust", "forest", "headline_heatmap", "heatmaps"]
