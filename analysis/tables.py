@@ -39,13 +39,22 @@ def load_confirm(sweep_dir: Path | str, targets: list[str] | None = None) -> pd.
     return rows
 
 
+#: The per-example columns the statistics read (predictions and gold are left on disk).
+EXAMPLE_ANALYSIS_COLUMNS = [
+    "task", "language", "split", "stage", "intermediate", "intermediate_checkpoint", "seed", "attack", "example_key",
+    "clean_score", "clean_correct", "survived", "attacked_score",
+]  # fmt: skip
+
+
 def load_examples(sweep_dir: Path | str, targets: list[str]) -> pd.DataFrame:
     """The per-example confirm rows of ``targets`` (done runs only; an empty
     frame for a sweep written before per-example rows existed)."""
     from raygrid.query import results_dir
     from raygrid.store import read_examples
 
-    return read_examples(results_dir(sweep_dir), targets=targets, stages=[CONFIRM_STAGE])
+    return read_examples(
+        results_dir(sweep_dir), targets=targets, stages=[CONFIRM_STAGE], columns=EXAMPLE_ANALYSIS_COLUMNS, categorical=True
+    )
 
 
 def summary_table(rows: pd.DataFrame) -> pd.DataFrame:
