@@ -57,6 +57,13 @@ def check_best_and_analyze(sweep_dir: Path, *, target: str, out_dir: Path, seeds
     assert proc.stderr.strip().splitlines()[-1] == "HEAVY=", "raygrid analyze imported a heavy library"
     findings = json.loads((out_dir / "findings.json").read_text())
     assert target in findings["targets"]
+    from raygrid.query import results_dir
+    from raygrid.store import has_examples
+
+    if has_examples(results_dir(sweep_dir)):  # per-example rows: the paired analysis ran, design stated
+        found = findings["targets"][target]
+        assert {"design", "headline", "flagged_cells", "mde", "correlation"} <= set(found), sorted(found)
+        assert findings["answer"] and "conditional robust accuracy" in findings["answer"][0]
     html = (out_dir / "report.html").read_text()
     assert "data:image/png;base64," in html and "<script" not in html and "http" not in html.split("<body>")[0]
     assert (out_dir / "summary.md").read_text().startswith("# Robustness report")
