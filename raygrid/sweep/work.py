@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -139,7 +139,6 @@ def _train(
     reporter: Reporter,
     resume_from: Path | None,
 ) -> tuple[nn.Module, Any, Any, phases.Phase]:
-    from raygrid.cell import phase_data, phase_model
     from raygrid.models import load_tokenizer
 
     spec, unit = ctx.spec, ctx.unit
@@ -158,24 +157,41 @@ def _train(
     with staged_dir(Location.of(ctx.sweep_dir) / "tensorboard" / ctx.cell.key / unit.key) as tensorboard:
         callback = _ReportCallback(reporter, placement.rank, tensorboard)
         try:
-            model, result = phases.train(
-                phase,
-                tokenizer,
-                data_sources(spec),
-                build_data=phase_data,
-                build_model=phase_model,
-                train_cap=spec.data.train_cap,
-                max_eval_examples=spec.data.max_eval_examples,
-                data_seed=spec.seed,
-                placement=placement,
-                cache_dir=token_cache_dir(ctx.sweep_dir),
-                callbacks=[callback],
-                resume_from=resume_from,
-                trust_remote_code=ctx.trust_remote_code,
-            )
+            model, result = _train_phase(ctx, phase, tokenizer, placement, callbacks=[callback], resume_from=resume_from)
         finally:
             callback.close()
     return model, result, tokenizer, phase
+
+
+def _train_phase(
+    ctx: UnitContext,
+    phase: phases.Phase,
+    tokenizer: Any,
+    placement: Placement,
+    *,
+    callbacks: Sequence[Any] = (),
+    resume_from: Path | None = None,
+) -> tuple[nn.Module, Any]:
+    """:func:`raygrid.unit.phases.train` with the sweep's data: its sources,
+    caps, data seed and token cache."""
+    from raygrid.cell import phase_data, phase_model
+
+    spec = ctx.spec
+    return phases.train(
+        phase,
+        tokenizer,
+        data_sources(spec),
+        build_data=phase_data,
+        build_model=phase_model,
+        train_cap=spec.data.train_cap,
+        max_eval_examples=spec.data.max_eval_examples,
+        data_seed=spec.seed,
+        placement=placement,
+        cache_dir=token_cache_dir(ctx.sweep_dir),
+        callbacks=callbacks,
+        resume_from=resume_from,
+        trust_remote_code=ctx.trust_remote_code,
+    )
 
 
 def token_cache_dir(sweep_dir: Location | Path) -> Path:
@@ -323,7 +339,6 @@ def _train_replicated_intermediate(ctx: UnitContext, placement: Placement, selec
     it; a kill during it trains it again from the start (it reports nothing
     to resume from). Rank 0 writes it (``raygrid.json`` last); every rank
     trains, then waits for it before the target phase reads it."""
-    from raygrid.cell import phase_data, phase_model
     from raygrid.layout import CHECKPOINT_MARKER
     from raygrid.models import load_tokenizer
     from raygrid.spec import resolve_intermediate
@@ -350,19 +365,7 @@ def _train_replicated_intermediate(ctx: UnitContext, placement: Placement, selec
         cell_name=f"{cell.intermediate} (seed {unit.seed})",
     )
     tokenizer = load_tokenizer(spec.model.name_or_path, trust_remote_code=ctx.trust_remote_code)
-    model, result = phases.train(
-        phase,
-        tokenizer,
-        data_sources(spec),
-        build_data=phase_data,
-        build_model=phase_model,
-        train_cap=spec.data.train_cap,
-        max_eval_examples=spec.data.max_eval_examples,
-        data_seed=spec.seed,
-        placement=_mixture_placement(placement) if len(phase.tasks) > 1 else placement,
-        cache_dir=token_cache_dir(ctx.sweep_dir),
-        trust_remote_code=ctx.trust_remote_code,
-    )
+    model, result = _train_phase(ctx, phase, tokenizer, _mixture_placement(placement) if len(phase.tasks) > 1 else placement)
     if placement.rank == 0:
         phases.save(phase, model, tokenizer, result, where)
     _wait_for_rank_zero(placement)

@@ -37,8 +37,8 @@ def test_confirm_runs_write_paired_per_example_rows(tiny_model_dir: Path, tmp_pa
         assert isinstance(unit, Unit)
         cell = planner.grid.by_key[unit.cell_key]
         planner.complete(unit, run_unit(UnitContext(spec, sweep, unit, cell), Placement()))
-        if unit.kind.value == "confirm":
-            parents[unit.key] = unit.parent_checkpoint
+        if unit.kind.value == "confirm":  # replicate_intermediate (the default): the seed's own intermediate
+            parents[unit.key] = cell.replicated_intermediate or (Path(unit.parent_checkpoint).name if unit.parent_checkpoint else None)
     assert len(parents) == 4  # 2 intermediates x 2 seeds
     df = read_examples(sweep / "results")
     assert set(df["run_key"]) == set(parents) and set(df["stage"]) == {"confirm"} and set(df["seed"]) == {1, 2}
@@ -48,7 +48,7 @@ def test_confirm_runs_write_paired_per_example_rows(tiny_model_dir: Path, tmp_pa
     }  # fmt: skip
     for run_key, parent in parents.items():
         run = df[df["run_key"] == run_key]
-        assert set(run["intermediate_checkpoint"]) == {Path(parent).name if parent else ""}
+        assert set(run["intermediate_checkpoint"]) == {parent or ""}
         assert set(run["intermediate"]) == ({"none"} if parent is None else {"mnli"})
     # one example subsample per language (the spec's seed), for every run, clean and attacked
     for language in ("de", "hi"):
