@@ -41,16 +41,22 @@ class PairedArrays:
 
 def confirm_examples(examples: pd.DataFrame, target: str, split_of: dict[str, str] | None = None) -> pd.DataFrame:
     """The confirm-stage rows of ``target``, one scored split per language
-    (test where the language has test rows, else dev; or ``split_of``)."""
-    rows = examples[(examples["task"] == target) & (examples["stage"] == "confirm")]
-    rows = rows.assign(intermediate=rows["intermediate"].fillna("none"))
+    (test where the language has test rows, else dev; or ``split_of``).
+    Copies nothing when every row qualifies (the common case: a read
+    filtered by target and stage)."""
+    keep = ((examples["task"] == target) & (examples["stage"] == "confirm")).to_numpy()
+    rows = examples if keep.all() else examples[keep]
     if rows.empty:
         return rows
-    has_test = rows.groupby("language")["split"].transform(lambda s: (s == "test").any())
-    chosen = np.where(has_test, "test", "dev")
+    if rows["intermediate"].isna().any():
+        rows = rows.assign(intermediate=rows["intermediate"].astype(object).fillna("none"))
+    is_test = (rows["split"] == "test").to_numpy()
+    with_test = set(rows.loc[is_test, "language"].unique())
     if split_of:
-        chosen = rows["language"].map(split_of).fillna(pd.Series(chosen, index=rows.index)).to_numpy()
-    return rows[rows["split"].to_numpy() == chosen]
+        with_test = {lang for lang in set(rows["language"].unique()) if split_of.get(str(lang), "test" if lang in with_test else "dev") == "test"}
+    wants_test = rows["language"].isin(with_test).to_numpy()
+    scored = np.where(wants_test, is_test, (rows["split"] == "dev").to_numpy())
+    return rows if scored.all() else rows[scored]
 
 
 def attacks_by_language(rows: pd.DataFrame) -> dict[str, set[str]]:
@@ -64,8 +70,84 @@ def runs_of(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[["intermediate", "seed", "language"]].drop_duplicates().reset_index(drop=True)
 
 
+@dataclass(frozen=True)
+class CodedRows:
+    """Per-example rows as integer codes and float columns (numpy), built
+    once per target so that each language's arrays are a mask and a few
+    fancy-indexing assignments away (no per-language DataFrame copies)."""
+
+    languages: tuple[str, ...]
+    language: np.ndarray
+    intermediates: tuple[str, ...]
+    intermediate: np.ndarray
+    seeds: tuple[int, ...]
+    seed: np.ndarray
+    attacks: tuple[str, ...]
+    attack: np.ndarray
+    example_keys: np.ndarray
+    example: np.ndarray
+    values: dict[str, np.ndarray]
+    checkpoints: tuple[str, ...] = ()
+    checkpoint: np.ndarray | None = None
+
+    def combos(self, *columns: str) -> list[tuple[object, ...]]:
+        """The distinct combinations of these coded columns (``language``,
+        ``intermediate``, ``seed``, ``attack``, ``checkpoint``) as names."""
+        names = {"language": self.languages, "intermediate": self.intermediates, "seed": self.seeds,
+                 "attack": self.attacks, "checkpoint": self.checkpoints}  # fmt: skip
+        arrays = [np.asarray(getattr(self, c)) for c in columns]
+        sizes = [len(names[c]) + 1 for c in columns]
+        flat = np.ravel_multi_index(tuple(a.astype(np.int64) for a in arrays), tuple(sizes))
+        out = []
+        for packed in np.unique(flat):
+            idx = np.unravel_index(int(packed), tuple(sizes))
+            out.append(tuple(names[c][int(k)] for c, k in zip(columns, idx, strict=True)))
+        return out
+
+
+def _codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes and names of a column; a missing value is the name ``""``."""
+    codes, uniques = pd.factorize(series, sort=True)
+    codes, names = np.asarray(codes), np.asarray(uniques, dtype=object)
+    if (codes < 0).any():
+        codes = np.where(codes < 0, len(names), codes)
+        names = np.append(names, "")
+    return codes, names
+
+
+def coded(rows: pd.DataFrame) -> CodedRows:
+    """:class:`CodedRows` of per-example rows (any subset of targets or languages)."""
+    language, languages = _codes(rows["language"].astype(str) if rows["language"].dtype == object else rows["language"])
+    intermediate, intermediates = _codes(rows["intermediate"])
+    seed, seeds = _codes(rows["seed"].astype("int64"))
+    attack, attacks = _codes(rows["attack"])
+    example, keys = _codes(rows["example_key"])
+    checkpoint, checkpoints = _codes(rows["intermediate_checkpoint"]) if "intermediate_checkpoint" in rows else (None, np.array([]))
+    values = {
+        column: rows[column].to_numpy(dtype=float, na_value=np.nan)
+        for column in ("clean_score", "clean_correct", "survived", "attacked_score")
+    }
+    return CodedRows(
+        languages=tuple(map(str, languages)), language=language,
+        intermediates=tuple(map(str, intermediates)), intermediate=intermediate,
+        seeds=tuple(int(x) for x in seeds), seed=seed,
+        attacks=tuple(map(str, attacks)), attack=attack,
+        example_keys=keys.astype(str), example=example, values=values,
+        checkpoints=tuple(map(str, checkpoints)), checkpoint=checkpoint,
+    )  # fmt: skip
+
+
+def _recode(codes: np.ndarray, names: Sequence[object], wanted: Sequence[object]) -> np.ndarray:
+    """Codes over ``names`` -> positions in ``wanted`` (-1: not wanted)."""
+    lookup = np.full(len(names) + 1, -1, dtype=np.int64)
+    position = {name: k for k, name in enumerate(wanted)}
+    for k, name in enumerate(names):
+        lookup[k] = position.get(name, -1)
+    return lookup[codes]
+
+
 def paired_arrays(
-    rows: pd.DataFrame,
+    rows: pd.DataFrame | CodedRows,
     language: str,
     intermediates: Sequence[str],
     seeds: Sequence[int],
@@ -75,25 +157,27 @@ def paired_arrays(
     baseline first); a run without rows is NaN throughout. The examples are
     those every present run evaluated clean and under every attack; ``None``
     when no run is present or no example is shared. Vectorised (codes and
-    fancy indexing, no pivots): millions of rows take seconds.
+    fancy indexing, no pivots): millions of rows take seconds; pass
+    :func:`coded` rows to build several languages from one coding.
     """
-    sub = rows[rows["language"] == language] if (rows["language"] != language).any() else rows
+    c = rows if isinstance(rows, CodedRows) else coded(rows)
+    if language not in c.languages:
+        return None
     wanted = [NO_ATTACK, *attacks]
-    i = pd.Categorical(sub["intermediate"], categories=list(intermediates)).codes
-    s = pd.Categorical(sub["seed"].astype("int64"), categories=[int(x) for x in seeds]).codes
-    a = pd.Categorical(sub["attack"], categories=wanted).codes
+    idx = np.flatnonzero(c.language == c.languages.index(language))
+    i = _recode(c.intermediate[idx], c.intermediates, list(intermediates))
+    s = _recode(c.seed[idx], c.seeds, [int(x) for x in seeds])
+    a = _recode(c.attack[idx], c.attacks, wanted)
     keep = (i >= 0) & (s >= 0) & (a >= 0)
     if not keep.any():
         return None
-    sub, i, s, a = sub[keep], i[keep], s[keep], a[keep]
-    codes, keys = pd.factorize(sub["example_key"].astype(str), sort=True)
+    idx, i, s, a = idx[keep], i[keep], s[keep], a[keep]
+    uniq, codes = np.unique(c.example[idx], return_inverse=True)
+    keys = c.example_keys[uniq]
     n_int, n_seed, n_att, n_ex = len(intermediates), len(seeds), len(wanted), len(keys)
     seen = np.zeros((n_int, n_seed, n_att, n_ex), dtype=bool)
     seen[i, s, a, codes] = True
-    if not seen[:, :, 0].any() and attacks:  # no clean rows: the attack rows carry the clean outcome
-        clean_from = 1
-    else:
-        clean_from = 0
+    clean_from = 1 if not seen[:, :, 0].any() and attacks else 0  # no clean rows: the attack rows carry the clean outcome
     runs: np.ndarray = np.asarray(seen[:, :, clean_from].any(axis=-1))  # (I, k)
     if not runs.any():
         return None
@@ -103,24 +187,39 @@ def paired_arrays(
         return None
     shape = (n_int, n_seed, n_att, n_ex)
 
-    def cube(column: str) -> np.ndarray:
+    def cube(column: str, parts: slice | int) -> np.ndarray:
         out = np.full(shape, np.nan)
-        out[i, s, a, codes] = sub[column].to_numpy(dtype=float, na_value=np.nan)
+        out[i, s, a, codes] = c.values[column][idx]
         out[~runs] = np.nan
-        return out[..., shared]
+        return out[:, :, parts][..., shared]
 
-    clean_score, clean_correct = cube("clean_score")[:, :, clean_from], cube("clean_correct")[:, :, clean_from]
-    survived, attacked = cube("survived")[:, :, 1:], cube("attacked_score")[:, :, 1:]
+    survived = cube("survived", slice(1, None))
     return PairedArrays(
         language=language,
         intermediates=tuple(intermediates),
         seeds=tuple(int(x) for x in seeds),
         attacks=tuple(attacks),
-        example_keys=tuple(str(k) for k in np.asarray(keys)[shared]),
-        clean_score=clean_score,
-        clean_correct=clean_correct,
+        example_keys=tuple(str(k) for k in keys[shared]),
+        clean_score=cube("clean_score", clean_from),
+        clean_correct=cube("clean_correct", clean_from),
         survived=np.where(np.isnan(survived) & runs[:, :, None, None], 0.0, survived),
-        attacked_score=attacked,
+        attacked_score=cube("attacked_score", slice(1, None)),
+    )
+
+
+def with_attacks(arrays: PairedArrays, attacks: Sequence[str]) -> PairedArrays:
+    """The same arrays restricted to ``attacks`` (a subset of theirs, in that order)."""
+    index = [arrays.attacks.index(a) for a in attacks]
+    return PairedArrays(
+        language=arrays.language,
+        intermediates=arrays.intermediates,
+        seeds=arrays.seeds,
+        attacks=tuple(attacks),
+        example_keys=arrays.example_keys,
+        clean_score=arrays.clean_score,
+        clean_correct=arrays.clean_correct,
+        survived=arrays.survived[:, :, index],
+        attacked_score=arrays.attacked_score[:, :, index],
     )
 
 
@@ -146,4 +245,4 @@ def select(arrays: PairedArrays, intermediates: Sequence[int], seeds: Sequence[i
     )
 
 
-__all__ = ["NO_ATTACK", "PairedArrays", "attacks_by_language", "confirm_examples", "paired_arrays", "present", "runs_of", "select"]
+__all__ = ["NO_ATTACK", "CodedRows", "PairedArrays", "coded", "attacks_by_language", "confirm_examples", "paired_arrays", "present", "runs_of", "select", "with_attacks"]

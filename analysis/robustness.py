@@ -27,7 +27,7 @@ import pandas as pd
 
 from analysis.crossed import Contrast, min_detectable
 from analysis.endpoints import CLEAN, CONDITIONAL_ROBUST, ENDPOINTS, ROBUST_ACCURACY
-from analysis.examples import NO_ATTACK, PairedArrays, attacks_by_language, confirm_examples, paired_arrays, present, select
+from analysis.examples import NO_ATTACK, CodedRows, PairedArrays, coded, confirm_examples, paired_arrays, present, select, with_attacks
 from analysis.inference import cell_contrasts, correlation_test, endpoint_values, headline_contrasts, min_correlation_p
 from analysis.stats import BASELINE, holm
 
@@ -92,36 +92,65 @@ def _pair(arrays: PairedArrays, j: int) -> PairedArrays | None:
     return select(arrays, [0, j], seeds) if seeds else None
 
 
-def _replicated(rows: pd.DataFrame) -> dict[str, bool | None]:
-    out: dict[str, bool | None] = {}
-    if "intermediate_checkpoint" not in rows:
-        return out
-    for name, frame in rows[rows["intermediate"] != BASELINE].groupby("intermediate"):
-        per_seed = frame.groupby("seed")["intermediate_checkpoint"].first()
-        out[str(name)] = None if len(per_seed) < 2 else bool(per_seed.nunique() == len(per_seed))
+def _each_contrast(arr: PairedArrays, endpoint: str, alpha: float) -> list[tuple[int, Contrast, int, int]]:
+    """``(j, contrast, its index, seeds)`` of each intermediate ``j`` against
+    the baseline: one vectorised call when every run is there, else one
+    call per intermediate on the seeds it shares with the baseline."""
+    have = present(arr)
+    if have.all():
+        contrast = cell_contrasts(_values(arr, endpoint), alpha=alpha)
+        return [(j, contrast, j - 1, len(arr.seeds)) for j in range(1, len(arr.intermediates))]
+    out = []
+    for j in range(1, len(arr.intermediates)):
+        pair = _pair(arr, j)
+        if pair is not None:
+            out.append((j, cell_contrasts(_values(pair, endpoint), alpha=alpha), 0, len(pair.seeds)))
     return out
 
 
-def design_of(rows: pd.DataFrame, target: str) -> Design:
-    """The design of ``rows`` (one target's confirm per-example rows)."""
-    languages = sorted(map(str, rows["language"].unique()))
+def _replicated(codes: CodedRows) -> dict[str, bool | None]:
+    """Per intermediate: were its seeds' runs started from one intermediate
+    checkpoint each (True), all from one (False), or is it unknown (None)?"""
+    if codes.checkpoint is None:
+        return {}
+    per: dict[str, dict[object, set[object]]] = {}
+    for name, seed, checkpoint in codes.combos("intermediate", "seed", "checkpoint"):
+        if name != BASELINE:
+            per.setdefault(str(name), {}).setdefault(seed, set()).add(checkpoint)
+    out: dict[str, bool | None] = {}
+    for name, seeds in per.items():
+        firsts = [sorted(map(str, c))[0] for c in seeds.values()]
+        out[name] = None if len(firsts) < 2 else len(set(firsts)) == len(firsts)
+    return out
+
+
+def attacks_of(codes: CodedRows) -> dict[str, set[str]]:
+    """The attacks with rows in each language (clean rows excluded)."""
+    out: dict[str, set[str]] = {str(lang): set() for lang in codes.languages}
+    for lang, attack in codes.combos("language", "attack"):
+        if attack != NO_ATTACK:
+            out[str(lang)].add(str(attack))
+    return out
+
+
+def design_of(codes: CodedRows, target: str) -> Design:
+    """The design of one target's confirm per-example rows (:func:`coded`)."""
+    languages = sorted(codes.languages)
     zero_shot = [lang for lang in languages if lang != ENGLISH]
-    per_language = attacks_by_language(rows)
+    per_language = attacks_of(codes)
     every = sorted(set.intersection(*[per_language.get(lang, set()) for lang in zero_shot])) if zero_shot else []
     union = sorted(set().union(*per_language.values())) if per_language else []
     dropped = {a: [lang for lang in zero_shot if a not in per_language.get(lang, set())] for a in union if a not in every}
-    clean = rows[rows["attack"] == NO_ATTACK] if (rows["attack"] == NO_ATTACK).any() else rows
-    n_examples = {str(lang): int(frame.groupby(["intermediate", "seed"])["example_key"].nunique().min()) for lang, frame in clean.groupby("language")}
     return Design(
         target=target,
-        intermediates=sorted(set(map(str, rows["intermediate"].unique())) - {BASELINE}),
-        seeds=sorted(int(s) for s in rows["seed"].unique()),
+        intermediates=sorted(set(codes.intermediates) - {BASELINE}),
+        seeds=sorted(codes.seeds),
         zero_shot=zero_shot,
         english=ENGLISH in languages,
-        n_examples=n_examples,
+        n_examples={},  # filled from the paired arrays
         attacks=every,
         attacks_dropped=dropped,
-        replicated=_replicated(rows),
+        replicated=_replicated(codes),
     )
 
 
@@ -138,7 +167,8 @@ def analyze_examples(
     rows = confirm_examples(examples, target)
     if rows.empty or BASELINE not in set(rows["intermediate"]):
         return None
-    design = design_of(rows, target)
+    codes = coded(rows)
+    design = design_of(codes, target)
     inters = [BASELINE, *design.intermediates]
     notes: list[str] = []
     attacks = design.attacks
@@ -147,28 +177,32 @@ def analyze_examples(
             "no attack is supported by every zero-shot language, so no attack-averaged endpoint is formed; "
             "see the per-attack (exploratory) table"
         )
-    by_language = {str(lang): frame for lang, frame in rows.groupby("language", sort=True)}
-    arrays: dict[str, PairedArrays] = {}
-    for language in design.zero_shot:
-        got = paired_arrays(by_language[language], language, inters, design.seeds, attacks)
+    # One array build per language, with every attack it has; the common
+    # attacks and each single attack are slices of it (the same subsample).
+    full: dict[str, PairedArrays] = {}
+    per_language = attacks_of(codes)
+    for language in codes.languages:
+        own = sorted(per_language.get(str(language), set()))
+        got = paired_arrays(codes, str(language), inters, design.seeds, own)
         if got is not None:
-            arrays[language] = got
-    if design.english:
-        own = attacks_by_language(by_language[ENGLISH]).get(ENGLISH, set())
-        english_attacks = [a for a in attacks if a in own]
+            full[str(language)] = got
+            design.n_examples[str(language)] = got.n_examples
+    arrays = {lang: with_attacks(full[lang], attacks) for lang in design.zero_shot if lang in full}
+    if design.english and ENGLISH in full:
+        english_attacks = [a for a in attacks if a in full[ENGLISH].attacks]
         if english_attacks != attacks:
-            notes.append(f"English averages {', '.join(english_attacks) or 'no attack'} (it lacks {', '.join(a for a in attacks if a not in own)})")
-        got = paired_arrays(by_language[ENGLISH], ENGLISH, inters, design.seeds, english_attacks) if english_attacks else None
-        if got is not None:
-            arrays[ENGLISH] = got
+            lacking = ", ".join(a for a in attacks if a not in english_attacks)
+            notes.append(f"English averages {', '.join(english_attacks) or 'no attack'} (it lacks {lacking})")
+        if english_attacks:
+            arrays[ENGLISH] = with_attacks(full[ENGLISH], english_attacks)
     cells = _cells(arrays, design, attacks, alpha)
-    per_attack = _per_attack(by_language, design, inters, alpha)
+    per_attack = _per_attack(full, design, alpha)
     headline = _headline(arrays, design, alpha) if attacks else _empty_headline()
     correlation = _correlation(arrays, design, alpha, n_perm, rng) if attacks else {
         "statistic": None, "p": None, "n_intermediates": len(design.intermediates), "n_seeds": len(design.seeds),
         "testable": False, "reason": "no attack-averaged robustness endpoint (see above)",
     }  # fmt: skip
-    return TargetRobustness(design, cells, per_attack, headline, correlation, _holes(rows, design), notes)
+    return TargetRobustness(design, cells, per_attack, headline, correlation, _holes(codes, design), notes)
 
 
 def _cells(arrays: Mapping[str, PairedArrays], design: Design, attacks: list[str], alpha: float) -> pd.DataFrame:
@@ -177,15 +211,11 @@ def _cells(arrays: Mapping[str, PairedArrays], design: Design, attacks: list[str
     for language, arr in arrays.items():
         family = "english" if language == ENGLISH else "cells"
         m = max(1, len(design.intermediates) * (1 if family == "english" else max(1, len(design.zero_shot))))
-        for j, name in enumerate(arr.intermediates[1:], start=1):
-            pair = _pair(arr, j)
-            if pair is None:
-                continue
-            for endpoint in endpoints:
-                contrast = cell_contrasts(_values(pair, endpoint), alpha=alpha)
+        for endpoint in endpoints:
+            for j, contrast, at, seeds in _each_contrast(arr, endpoint, alpha):
                 records.append(
-                    _row(contrast, 0, alpha / m, intermediate=name, language=language, endpoint=endpoint,
-                         n_seeds=len(pair.seeds), n_examples=pair.n_examples,
+                    _row(contrast, at, alpha / m, intermediate=arr.intermediates[j], language=language, endpoint=endpoint,
+                         n_seeds=seeds, n_examples=arr.n_examples,
                          family=family if endpoint == PRIMARY else "secondary")
                 )  # fmt: skip
     out = pd.DataFrame(records, columns=[c for c in CELL_COLUMNS if c not in ("p_holm", "flagged")])
@@ -199,23 +229,18 @@ def _cells(arrays: Mapping[str, PairedArrays], design: Design, attacks: list[str
     return out[CELL_COLUMNS]
 
 
-def _per_attack(by_language: Mapping[str, pd.DataFrame], design: Design, inters: list[str], alpha: float) -> pd.DataFrame:
+def _per_attack(full: Mapping[str, PairedArrays], design: Design, alpha: float) -> pd.DataFrame:
     records: list[dict[str, Any]] = []
     for language in design.zero_shot:
-        frame = by_language[language]
-        for attack in sorted(attacks_by_language(frame).get(language, set())):
-            arr = paired_arrays(frame, language, inters, design.seeds, [attack])
-            if arr is None:
-                continue
-            for j, name in enumerate(arr.intermediates[1:], start=1):
-                pair = _pair(arr, j)
-                if pair is None:
-                    continue
-                for endpoint in (CONDITIONAL_ROBUST, ROBUST_ACCURACY):
-                    contrast = cell_contrasts(_values(pair, endpoint), alpha=alpha)
+        if language not in full:
+            continue
+        for attack in full[language].attacks:
+            arr = with_attacks(full[language], [attack])
+            for endpoint in (CONDITIONAL_ROBUST, ROBUST_ACCURACY):
+                for j, contrast, at, seeds in _each_contrast(arr, endpoint, alpha):
                     records.append(
-                        _row(contrast, 0, alpha, intermediate=name, language=language, attack=attack, endpoint=endpoint,
-                             n_seeds=len(pair.seeds), n_examples=pair.n_examples)
+                        _row(contrast, at, alpha, intermediate=arr.intermediates[j], language=language, attack=attack,
+                             endpoint=endpoint, n_seeds=seeds, n_examples=arr.n_examples)
                     )  # fmt: skip
     columns = ["intermediate", "language", "attack", "endpoint", "gain", "se", "ci_low", "ci_high", "p", "mde", "n_seeds", "n_examples"]
     return pd.DataFrame(records, columns=columns)
@@ -276,10 +301,10 @@ def _correlation(arrays: Mapping[str, PairedArrays], design: Design, alpha: floa
     return out
 
 
-def _holes(rows: pd.DataFrame, design: Design) -> list[dict[str, Any]]:
+def _holes(codes: CodedRows, design: Design) -> list[dict[str, Any]]:
     """(intermediate, seed) runs that some language lacks, given the union of
     intermediates, seeds and languages observed."""
-    have = set(map(tuple, rows[["intermediate", "seed", "language"]].drop_duplicates().itertuples(index=False, name=None)))
+    have = set(codes.combos("intermediate", "seed", "language"))
     languages = [*design.zero_shot, *([ENGLISH] if design.english else [])]
     holes = []
     for name in [BASELINE, *design.intermediates]:
