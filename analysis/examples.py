@@ -108,9 +108,9 @@ class CodedRows:
 def _codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Codes and names of a column; a missing value is the name ``""``."""
     codes, uniques = pd.factorize(series, sort=True)
-    codes, names = np.asarray(codes), np.asarray(uniques, dtype=object)
+    codes, names = np.asarray(codes, dtype=np.int32), np.asarray(uniques, dtype=object)
     if (codes < 0).any():
-        codes = np.where(codes < 0, len(names), codes)
+        codes = np.where(codes < 0, len(names), codes).astype(np.int32)
         names = np.append(names, "")
     return codes, names
 
@@ -124,7 +124,7 @@ def coded(rows: pd.DataFrame) -> CodedRows:
     example, keys = _codes(rows["example_key"])
     checkpoint, checkpoints = _codes(rows["intermediate_checkpoint"]) if "intermediate_checkpoint" in rows else (None, np.array([]))
     values = {
-        column: rows[column].to_numpy(dtype=float, na_value=np.nan)
+        column: rows[column].to_numpy(dtype=np.float32, na_value=np.nan)  # 0/1 and scores: float32 is exact enough
         for column in ("clean_score", "clean_correct", "survived", "attacked_score")
     }
     return CodedRows(
@@ -189,7 +189,7 @@ def paired_arrays(
 
     def cube(column: str, parts: slice | int) -> np.ndarray:
         out = np.full(shape, np.nan)
-        out[i, s, a, codes] = c.values[column][idx]
+        out[i, s, a, codes] = c.values[column][idx].astype(float)
         out[~runs] = np.nan
         return out[:, :, parts][..., shared]
 

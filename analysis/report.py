@@ -105,21 +105,28 @@ def _ci(lo: float, hi: float) -> str:
     return f"[{_pts(lo)}, {_pts(hi)}]"
 
 
-def _analyze_targets(examples: pd.DataFrame, targets: list[str], *, alpha: float, n_perm: int, seed: int, jobs: int | None) -> dict[str, TargetRobustness | None]:
-    """:func:`analyze_examples` per target, in a process pool when there is
+def _analyze_target(sweep_dir: Path | str, target: str, *, alpha: float, n_perm: int, seed: int) -> TargetRobustness | None:
+    """One target: its per-example rows read here (in the worker: the parent
+    never holds every target's rows), then :func:`analyze_examples`."""
+    examples = load_examples(sweep_dir, [target])
+    return analyze_examples(examples, target, alpha=alpha, n_perm=n_perm, rng=seed) if len(examples) else None
+
+
+def _analyze_targets(sweep_dir: Path | str, targets: list[str], *, alpha: float, n_perm: int, seed: int, jobs: int | None) -> dict[str, TargetRobustness | None]:
+    """:func:`_analyze_target` per target, in a process pool when there is
     more than one target and more than one CPU; each target's permutations
     are seeded from ``seed`` alone, so the report is the same for any ``jobs``."""
     import os
 
-    run = functools.partial(analyze_examples, alpha=alpha, n_perm=n_perm, rng=seed)
+    run = functools.partial(_analyze_target, sweep_dir, alpha=alpha, n_perm=n_perm, seed=seed)
     workers = min(len(targets), jobs if jobs is not None else (os.cpu_count() or 1))
     if workers <= 1:
-        return {t: run(examples, t) for t in targets}
+        return {t: run(t) for t in targets}
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-        futures = {t: pool.submit(run, examples[examples["task"] == t], t) for t in targets}
+        futures = {t: pool.submit(run, t) for t in targets}
         return {t: f.result() for t, f in futures.items()}
 
 
@@ -226,8 +233,10 @@ def analyze(
     summary = summary_table(rows)
     summary.to_csv(out / "summary_table.csv", index=False)
     names = sorted(map(str, rows["task"].unique()))
-    examples = load_examples(sweep_dir, names)
-    computed = _analyze_targets(examples, names, alpha=alpha, n_perm=n_perm, seed=seed, jobs=jobs) if len(examples) else {}
+    from raygrid.query import results_dir
+    from raygrid.store import has_examples
+
+    computed = _analyze_targets(sweep_dir, names, alpha=alpha, n_perm=n_perm, seed=seed, jobs=jobs) if has_examples(results_dir(sweep_dir)) else {}
     results = {t: r for t, r in computed.items() if r is not None}
     without = [t for t in names if t not in results]
     _apply_headline_holm(results, alpha)
@@ -237,11 +246,11 @@ def analyze(
     headlines = [_headline_text(t, r) for t, r in results.items()]
     headlines += [f"{t}: no per-example confirm rows with a baseline: {NEEDS_EXAMPLES} need them" for t in without]
     answer = answer_lines(results, alpha)
-    answer += [
-        f"{t}: no per-example confirm rows with a baseline (a sweep run before raygrid wrote them, or no `none` "
-        f"intermediate): {NEEDS_EXAMPLES} need them; the tidy table of per-seed means is in the report"
-        for t in without
-    ]
+    if without:
+        answer.append(
+            f"{', '.join(without)}: no per-example confirm rows with a baseline (a sweep run before raygrid wrote them, "
+            f"or no `none` intermediate): {NEEDS_EXAMPLES} need them; the tidy table of per-seed means is in the report"
+        )
     findings: dict[str, Any] = {"alpha": alpha, "n_perm": n_perm, "seed": seed, "primary_endpoint": PRIMARY, "targets": {}}
     for target, r in results.items():
         _write_tables(out, target, r)
