@@ -31,6 +31,21 @@ Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
   on which the scheduler says STOP never reaches the searcher's
   ``on_trial_result``: the scheduler reports to the searcher itself, found at
   call time through ``tune_controller.search_alg``;
+- Tune reuses a finished trial's process for the next trial
+  (``reuse_actors``; every trial holds the same resources): the trial pays
+  no Ray worker start and no ``ray.train.torch`` import after the first. A
+  trial that Tune stops while ``fit`` still runs cannot be reset in place
+  (the thread does not end in Tune's 2 s): Tune replaces its process, and
+  the Train controller and workers it owned go with it, as before;
+- Train's controller polls its workers every ``RAY_TRAIN_HEALTH_CHECK_INTERVAL_S``
+  (2 s by default; raygrid: 0.25 s unless set): a unit's end reaches the
+  trial that much sooner (benchmarks/unit_profile.py: teardown 6.1 -> 1.0 s);
+- Train V2's local mode (``ScalingConfig(num_workers=0)``) cannot run a unit
+  inside a Tune function trial: ``ray.train.report``, ``get_context`` and
+  ``get_checkpoint`` raise ``DeprecationWarning`` ("deprecated when running
+  in a function passed to Ray Tune") whenever Tune's session is set in the
+  process, and local mode's ``report`` keeps a checkpoint in memory only (no
+  storage, no retries): every unit keeps the full ``TorchTrainer``;
 - Tune keeps every trial of an experiment, and its JSON state, for the
   experiment's life: the scheduler has the controller forget trials that
   finished cleanly (:func:`forget_finished_trials`, which edits private
@@ -40,6 +55,7 @@ Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import math
 import os
@@ -66,6 +82,37 @@ from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit
 from raygrid.sweep.segment_size import default_segment_trials
 
 OBJECTIVE = "objective"
+
+#: Ray Train V2's controller poll interval (propagated to the controller from
+#: the process that calls ``fit``), and raygrid's value for it.
+TRAIN_POLL_ENV, TRAIN_POLL_S = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.25"
+
+#: A file that every process of the sweep appends its unit spans to (one
+#: JSON line each: time, event, unit key, pid, the process's start time);
+#: unset, nothing is written. benchmarks/unit_profile.py sets it.
+SPANS_ENV = "RAYGRID_UNIT_SPANS"
+
+
+def _span(event: str, key: str, **fields: float) -> None:
+    """Appends one span event to :data:`SPANS_ENV` (a no-op when unset)."""
+    where = os.environ.get(SPANS_ENV)
+    if not where:
+        return
+    line = {"t": time.time(), "event": event, "unit": key, "pid": os.getpid(),
+            "process_started": _process_started(), **fields}  # fmt: skip
+    with open(where, "a") as handle:  # one short line per write: appends do not interleave
+        handle.write(json.dumps(line) + "\n")
+
+
+def _process_started() -> float | None:
+    """When this process started (seconds since the epoch; Linux's /proc, else ``None``)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))  # fmt: skip
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 # -- the trial: one Train run per unit ------------------------------------------------------
@@ -95,7 +142,11 @@ def _placement(use_gpu: bool, multitask: bool) -> Any:
 class _TrainReporter:
     """Forwards each English-dev evaluation to Ray Train (a collective)."""
 
+    def __init__(self, key: str) -> None:
+        self.key = key
+
     def report(self, metrics: Mapping[str, float], state_dir: Path | None) -> None:
+        _span("report", self.key, step=float(metrics.get("step", 0.0)), loop_seconds=float(metrics.get("seconds", 0.0)))
         checkpoint = ray.train.Checkpoint.from_directory(str(state_dir)) if state_dir is not None else None
         ray.train.report(dict(metrics), checkpoint=checkpoint)
 
@@ -119,17 +170,20 @@ def _train_worker(config: dict[str, Any]) -> None:
     from raygrid.sweep.work import run_unit
     from raygrid.train.loop import is_saved_state
 
+    _span("worker.start", config["unit"]["key"])
     ctx = _unit_context(config)
     placement = _placement(ctx.spec.resources.use_gpu, len(ctx.cell.tasks) > 1)
     checkpoint = ray.train.get_checkpoint()
+    reporter = _TrainReporter(ctx.unit.key)
     if checkpoint is None:
-        record = run_unit(ctx, placement, reporter=_TrainReporter())
+        record = run_unit(ctx, placement, reporter=reporter)
     else:
         with checkpoint.as_directory() as state_dir:
             # Train's controller can hand back a checkpoint whose folder is
             # already gone (its bookkeeping lags the reports): start afresh then.
             resume = Path(state_dir) if is_saved_state(Path(state_dir)) else None
-            record = run_unit(ctx, placement, reporter=_TrainReporter(), resume_from=resume)
+            record = run_unit(ctx, placement, reporter=reporter, resume_from=resume)
+    _span("unit.end", ctx.unit.key, unit_seconds=float(record.seconds))
     ray.train.report({"raygrid_done": 1.0, OBJECTIVE: _finite(record.objective)})
 
 
@@ -139,16 +193,27 @@ def _finite(value: float | None) -> float:
 
 def _trial(config: dict[str, Any]) -> None:
     """The Tune trial function: one TorchTrainer run for one unit."""
+    sweep_dir = Location.of(config["sweep_dir"])
+    unit = Unit.from_config(config["unit"])
+    _span("trial.start", unit.key)
+    try:
+        _run_trial(config, sweep_dir, unit)
+    finally:
+        _span("trial.end", unit.key)
+
+
+def _run_trial(config: dict[str, Any], sweep_dir: Location, unit: Unit) -> None:
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback
 
-    sweep_dir = Location.of(config["sweep_dir"])
-    unit = Unit.from_config(config["unit"])
     record = TrialRecord.read(sweep_dir, unit.key)
     if record is not None and record.status == "complete":  # finished before a restart: never rerun
         tune.report({"raygrid_done": 1.0, OBJECTIVE: _finite(record.objective), "raygrid_reused": 1.0})
         return
+    # Train's controller polls its workers this often (Ray's default: 2 s): a
+    # unit's end (and each report) reaches the trial up to one interval late
+    os.environ.setdefault(TRAIN_POLL_ENV, TRAIN_POLL_S)
     resources = config["resources"]
     per_worker = {"CPU": resources["cpus_per_worker"]}
     if resources["use_gpu"]:
@@ -170,6 +235,7 @@ def _trial(config: dict[str, Any]) -> None:
             callbacks=[TuneReportCallback()],
         ),
     )
+    _span("fit.start", unit.key)
     try:
         trainer.fit()
     except Exception as exc:  # the run failed after its retries: record it, the sweep goes on
@@ -177,6 +243,7 @@ def _trial(config: dict[str, Any]) -> None:
         TrialRecord(unit.key, "failed", None, error=message).write(sweep_dir)
         tune.report({"raygrid_failed": 1.0, OBJECTIVE: float("nan")})
     else:
+        _span("fit.end", unit.key)
         # The unit's checkpoint and record are written: its resume states
         # (optimizer included: three times the model) are of no more use.
         remove_train_run(sweep_dir, unit.key)
@@ -267,6 +334,7 @@ class CellSearcher(Searcher):
         if unit is None:
             return None
         assert isinstance(unit, Unit)
+        _span("suggest", unit.key)
         self.issued += 1
         self.live[trial_id] = unit
         return {
@@ -297,6 +365,7 @@ class CellSearcher(Searcher):
         unit = self.live.pop(trial_id, None)
         if unit is None:  # unknown, or a second result for it: ignored
             return
+        _span("complete", unit.key)
         record = TrialRecord.read(self.sweep_dir, unit.key)
         if trial_id in self.pruned:
             self.pruned.discard(trial_id)
@@ -583,6 +652,9 @@ def run_experiment(
             scheduler=CellPruningScheduler(),
             num_samples=-1,  # the searcher says when it is FINISHED
             max_concurrent_trials=concurrency,
+            # a finished trial's process runs the next trial: no new Ray worker
+            # process, ray.train.torch (torch) already imported
+            reuse_actors=True,
         ),
         run_config=tune.RunConfig(
             name=TUNE_DIR,
