@@ -118,6 +118,7 @@ class TrialRecord:
     error: str | None = None
     seconds: float = 0.0
     resumed_from_steps: list[int] = field(default_factory=list)  # every restart that continued from a saved state
+    path: str | None = None  # how the unit ran: "local" or "trainer" (raygrid.sweep.ray_backend); None: not known
 
     def write(self, sweep_dir: Location | Path | str) -> None:
         path = Location.of(sweep_dir) / TRIALS_DIR / f"{self.key}.json"
