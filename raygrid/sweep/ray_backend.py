@@ -36,10 +36,13 @@ Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
   call time through ``tune_controller.search_alg``;
 - Tune reuses a finished trial's process for the next trial
   (``reuse_actors``; every trial holds the same resources): the trial pays
-  no Ray worker start and no ``ray.train.torch`` import after the first. A
-  trial that Tune stops while ``fit`` still runs cannot be reset in place
-  (the thread does not end in Tune's 2 s): Tune replaces its process, and
-  the Train controller and workers it owned go with it, as before;
+  no Ray worker start and no ``ray.train.torch`` import after the first.
+  But Tune caches the process of a trial it stopped (pruned) without
+  stopping anything in it until the next trial asks for it: a function
+  trial's ``TorchTrainer`` would train on and write. So the trainer path
+  reuses processes only when the spec prunes nothing; a local trial waits
+  at each report until Tune asks for the next result (:class:`_Channel`)
+  and is stopped when its process is handed on;
 - Train's controller polls its workers every ``RAY_TRAIN_HEALTH_CHECK_INTERVAL_S``
   (2 s by default; raygrid: 0.25 s unless set): a unit's end reaches the
   trial that much sooner (benchmarks/unit_profile.py: teardown 6.1 -> 1.0 s);
