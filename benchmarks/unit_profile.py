@@ -29,10 +29,10 @@ Spans of one unit, in order (each a wall-clock gap between two events):
 ``overhead`` = the unit's wall (handed out -> completed) minus its loop.
 Prints one JSON object (per unit and the medians).
 
-The units take raygrid's own path (one worker on one node: the *local* path,
-Train V2's local mode in the trial's process, where ``train_setup`` and
-``train_teardown`` are ~0); ``RAYGRID_UNIT_PATH=trainer`` profiles the full
-``TorchTrainer`` path on the same sweep.
+The units take raygrid's default path (a full ``TorchTrainer``);
+``RAYGRID_UNIT_PATH=local`` profiles the local path (Train V2's local mode
+in the trial's process, where ``train_setup`` and ``train_teardown`` are ~0)
+on the same sweep.
 """
 
 from __future__ import annotations

@@ -7,9 +7,10 @@ cell, multiplexed through Optuna's ask/tell API); its scheduler
 when *its cell's* Optuna pruner says so, so early stopping only ever compares
 trials of the same cell. Each Tune trial is a function that runs one Ray
 Train ``TorchTrainer`` (Train V2: a Trainer is not passed to the Tuner); the
-Train workers run :func:`raygrid.sweep.work.run_unit`. A one-worker unit on
-a one-node cluster runs that ``TorchTrainer`` in local mode inside its
-trial's process (the *local* path, :class:`LocalUnitTrial`).
+Train workers run :func:`raygrid.sweep.work.run_unit`. Opt-in
+(``RAYGRID_UNIT_PATH=local``), a one-worker unit on a one-node cluster runs
+that ``TorchTrainer`` in local mode inside its trial's process (the *local*
+path, :class:`LocalUnitTrial`).
 
 Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
 
@@ -50,10 +51,10 @@ Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
   a Tune *function* trial: ``ray.train.report``, ``get_context`` and
   ``get_checkpoint`` raise ``DeprecationWarning`` ("deprecated when running
   in a function passed to Ray Tune") whenever Tune's function session is set
-  in the process. A Tune *class* trainable has no such session: one-worker
-  units on a one-node cluster run there (:class:`LocalUnitTrial`, the
-  *local* path), every other unit in a full ``TorchTrainer`` (the *trainer*
-  path; :func:`unit_path`). Local mode's ``report`` keeps a checkpoint in
+  in the process. A Tune *class* trainable has no such session: with
+  ``RAYGRID_UNIT_PATH=local``, one-worker units on a one-node cluster run
+  there (:class:`LocalUnitTrial`, the *local* path), every other unit in a
+  full ``TorchTrainer`` (the *trainer* path, the default; :func:`unit_path`). Local mode's ``report`` keeps a checkpoint in
   memory only (no storage, no controller, no retries): the local path saves
   its states in the sweep folder (:mod:`raygrid.sweep.unit_state`), retries
   an error ``max_failures`` times in the trial and a lost trial process
@@ -273,30 +274,35 @@ UNIT_PATH_ENV = "RAYGRID_UNIT_PATH"
 
 
 def unit_path(spec: SweepSpec, live_nodes: int, autoscaling: bool) -> str:
-    """``local`` for one-worker units on a one-node cluster, else ``trainer``.
+    """``trainer`` unless :data:`UNIT_PATH_ENV` is ``local`` and the units
+    can run locally: one worker each, on a one-node cluster.
 
-    On the local path the unit trains in its Tune trial's process, so a
-    lost node would take the trial with it; with one node that is the whole
-    sweep (resumed as after a kill -9). On a cluster of several nodes, or
-    one that may grow, units keep their Train worker actors, whose loss
-    Train retries from the last checkpoint while the trial lives on the head.
+    On the local path a unit trains in its Tune trial's process, so a lost
+    node would take the trial with it; with one node that is the whole sweep
+    (resumed as after a kill -9). On a cluster of several nodes, or one that
+    may grow, units keep their Train worker actors, whose loss Train retries
+    from the last checkpoint while the trial lives on the head. The local
+    path is opt-in until the fault tests pass with it (issue 18's report).
 
     Raises:
-        ConfigError: :data:`UNIT_PATH_ENV` names no path, or ``local`` for
-            units of several workers.
+        ConfigError: :data:`UNIT_PATH_ENV` names no path, or ``local`` where
+            units cannot run locally.
     """
-    forced = os.environ.get(UNIT_PATH_ENV, "")
-    if forced:
-        if forced not in (TRAINER_PATH, LOCAL_PATH):
-            raise ConfigError(f"{UNIT_PATH_ENV}={forced!r}: allowed: {TRAINER_PATH!r}, {LOCAL_PATH!r} or unset")
-        if forced == LOCAL_PATH and spec.resources.num_workers != 1:
+    chosen = os.environ.get(UNIT_PATH_ENV, "") or TRAINER_PATH
+    if chosen not in (TRAINER_PATH, LOCAL_PATH):
+        raise ConfigError(f"{UNIT_PATH_ENV}={chosen!r}: allowed: {TRAINER_PATH!r}, {LOCAL_PATH!r} or unset")
+    if chosen == LOCAL_PATH:
+        if spec.resources.num_workers != 1:
             raise ConfigError(
                 f"{UNIT_PATH_ENV}=local: {spec.source}: resources.num_workers is {spec.resources.num_workers}; "
                 f"allowed: the local path runs units of 1 worker"
             )
-        return forced
-    single = spec.resources.num_workers == 1 and live_nodes == 1 and not autoscaling
-    return LOCAL_PATH if single else TRAINER_PATH
+        if live_nodes != 1 or autoscaling:
+            raise ConfigError(
+                f"{UNIT_PATH_ENV}=local: the cluster has {live_nodes} node(s)"
+                f"{' and an autoscaler' if autoscaling else ''}; allowed: one node (a lost node would lose its trials)"
+            )
+    return chosen
 
 
 def trial_resources(spec: SweepSpec, path: str) -> dict[str, float]:
@@ -378,10 +384,21 @@ def _local_worker(config: dict[str, Any], channel: _Channel) -> dict[str, float]
     ctx = _unit_context(config)
     placement = _placement(ctx.spec.resources.use_gpu, len(ctx.cell.tasks) > 1)
     states = LocalStates(ctx.sweep_dir, key)
-    with states.latest() as resume:
-        record = run_unit(ctx, placement, reporter=_LocalReporter(key, states, channel), resume_from=resume)
+    if _trained(ctx.sweep_dir, key):  # its checkpoint is complete (a kill after it): run_unit trains nothing,
+        record = run_unit(ctx, placement, reporter=_LocalReporter(key, states, channel))  # so nothing is resumed
+    else:
+        with states.latest() as resume:
+            record = run_unit(ctx, placement, reporter=_LocalReporter(key, states, channel), resume_from=resume)
     _span("unit.end", key, unit_seconds=float(record.seconds))
     return {"raygrid_done": 1.0, OBJECTIVE: _finite(record.objective)}
+
+
+def _trained(sweep_dir: Location | Path, key: str) -> bool:
+    """The unit's checkpoint is complete, with its objective (as :func:`run_unit` checks)."""
+    from raygrid.unit import phases
+
+    trained = phases.find_trained(phases.checkpoint_of(sweep_dir, key))
+    return trained is not None and trained.objective is not None
 
 
 def _run_local(config: dict[str, Any], channel: _Channel) -> dict[str, float]:

@@ -25,24 +25,25 @@ def _resources(tmp_path: Path, **changes: Any) -> Any:
     return spec.replace(resources={**spec.resources.model_dump(mode="json"), **changes})
 
 
-def test_one_worker_units_on_one_node_run_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_units_run_in_a_torch_trainer_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ray_backend.UNIT_PATH_ENV, raising=False)
     spec = _spec(tmp_path)
     assert spec.resources.num_workers == 1
-    assert ray_backend.unit_path(spec, live_nodes=1, autoscaling=False) == ray_backend.LOCAL_PATH
-    # a node lost must not take the trial with it: several nodes, or an autoscaler, keep Train's workers
-    assert ray_backend.unit_path(spec, live_nodes=2, autoscaling=False) == ray_backend.TRAINER_PATH
-    assert ray_backend.unit_path(spec, live_nodes=1, autoscaling=True) == ray_backend.TRAINER_PATH
-    ddp = _resources(tmp_path, num_workers=2)
-    assert ray_backend.unit_path(ddp, live_nodes=1, autoscaling=False) == ray_backend.TRAINER_PATH
-
-
-def test_the_path_can_be_forced_but_not_to_nonsense(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    spec = _spec(tmp_path)
-    monkeypatch.setenv(ray_backend.UNIT_PATH_ENV, "trainer")
     assert ray_backend.unit_path(spec, live_nodes=1, autoscaling=False) == ray_backend.TRAINER_PATH
     monkeypatch.setenv(ray_backend.UNIT_PATH_ENV, "local")
-    assert ray_backend.unit_path(spec, live_nodes=3, autoscaling=True) == ray_backend.LOCAL_PATH
+    assert ray_backend.unit_path(spec, live_nodes=1, autoscaling=False) == ray_backend.LOCAL_PATH
+    monkeypatch.setenv(ray_backend.UNIT_PATH_ENV, "trainer")
+    assert ray_backend.unit_path(spec, live_nodes=1, autoscaling=False) == ray_backend.TRAINER_PATH
+
+
+def test_the_local_path_only_where_units_can_run_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = _spec(tmp_path)
+    monkeypatch.setenv(ray_backend.UNIT_PATH_ENV, "local")
+    # a node lost must not take the trial with it: several nodes, or an autoscaler, keep Train's workers
+    with pytest.raises(ConfigError, match="has 2 node"):
+        ray_backend.unit_path(spec, live_nodes=2, autoscaling=False)
+    with pytest.raises(ConfigError, match="and an autoscaler"):
+        ray_backend.unit_path(spec, live_nodes=1, autoscaling=True)
     with pytest.raises(ConfigError, match="num_workers is 2"):
         ray_backend.unit_path(_resources(tmp_path, num_workers=2), live_nodes=1, autoscaling=False)
     monkeypatch.setenv(ray_backend.UNIT_PATH_ENV, "fast")
