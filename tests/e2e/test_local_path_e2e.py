@@ -18,7 +18,7 @@ PRUNED = """
 name: pruned
 seed: 0
 model: {{name_or_path: {model}}}
-data: {{source: bundled, max_train_examples: 48, max_eval_examples: 16}}
+data: {{source: bundled, local_dirs: [{data}], max_eval_examples: 16}}
 intermediates: [none]
 targets: [{{task: xnli, languages: [de]}}]
 search_space:
@@ -37,6 +37,18 @@ storage: {storage}
 """
 
 
+def _mnli_rows(root: Path, n: int) -> Path:
+    """``n`` English MNLI training rows (the bundled fixture's, cycled): enough
+    steps for the learning rates to tell apart, so the pruner has work."""
+    from raygrid.tasks import fixture_path
+
+    rows = [json.loads(line) for line in fixture_path("mnli", "train", "en").read_text().splitlines() if line.strip()]
+    out = root / "mnli" / "train.en.jsonl"
+    out.parent.mkdir(parents=True)
+    out.write_text("".join(json.dumps({**rows[i % len(rows)], "idx": i}) + "\n" for i in range(n)))
+    return root
+
+
 def test_local_units_share_processes_and_a_pruned_one_writes_nothing_more(
     tmp_path: Path, tiny_model_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -46,7 +58,7 @@ def test_local_units_share_processes_and_a_pruned_one_writes_nothing_more(
     monkeypatch.setenv(SPANS_ENV, str(spans))  # the CLI's Ray cluster (and so every trial) inherits it
     monkeypatch.setenv(UNIT_PATH_ENV, "local")
     spec = tmp_path / "p.yaml"
-    spec.write_text(PRUNED.format(model=tiny_model_dir, storage=tmp_path / "runs"))
+    spec.write_text(PRUNED.format(model=tiny_model_dir, storage=tmp_path / "runs", data=_mnli_rows(tmp_path / "data", 300)))
     done = raygrid("run", str(spec), "--quiet", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
     sweep = tmp_path / "runs" / "pruned"
