@@ -192,7 +192,11 @@ def analyze_examples(
         english_attacks = [a for a in attacks if a in full[ENGLISH].attacks]
         if english_attacks != attacks:
             lacking = ", ".join(a for a in attacks if a not in english_attacks)
-            notes.append(f"English averages {', '.join(english_attacks) or 'no attack'} (it lacks {lacking})")
+            notes.append(
+                f"English averages {', '.join(english_attacks)} (it has no rows of {lacking})"
+                if english_attacks
+                else f"English has no rows of the averaged attacks ({lacking}): no English robustness cells"
+            )
         if english_attacks:
             arrays[ENGLISH] = with_attacks(full[ENGLISH], english_attacks)
     cells = _cells(arrays, design, attacks, alpha)
