@@ -60,12 +60,15 @@ def check_best_and_analyze(sweep_dir: Path, *, target: str, out_dir: Path, seeds
     from raygrid.query import results_dir
     from raygrid.store import has_examples
 
-    if has_examples(results_dir(sweep_dir)):  # per-example rows: the paired analysis ran, design stated
+    html = (out_dir / "report.html").read_text()
+    if has_examples(results_dir(sweep_dir)):  # per-example rows: the paired analysis ran, design stated, figures
         found = findings["targets"][target]
         assert {"design", "headline", "flagged_cells", "mde", "correlation"} <= set(found), sorted(found)
         assert findings["answer"] and "conditional robust accuracy" in findings["answer"][0]
-    html = (out_dir / "report.html").read_text()
-    assert "data:image/png;base64," in html and "<script" not in html and "http" not in html.split("<body>")[0]
+        assert "data:image/png;base64," in html
+    else:  # aggregate rows only (a sweep from before per-example rows): it says what needs them
+        assert "needs_per_example_rows" in findings["targets"][target]
+    assert "<script" not in html and "http" not in html.split("<body>")[0]
     assert (out_dir / "summary.md").read_text().startswith("# Robustness report")
     return {"best": best, "oracle": oracle, "findings": findings}
 
