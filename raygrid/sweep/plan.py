@@ -60,6 +60,8 @@ RECORD_META = "trial_record"
 ATTR_UNIT = "raygrid_unit"
 ATTR_CHECKPOINT = "raygrid_checkpoint"
 ATTR_ORPHANED = "raygrid_orphaned"
+#: The trial's place in its cell (0 .. n_trials - 1): seeds its sampler and keys its unit.
+ATTR_INDEX = "raygrid_index"
 
 
 class UnitKind(str, Enum):
@@ -350,8 +352,19 @@ class Planner:
             if issued >= cell.n_trials:
                 waiting = True  # trials of this cell are still running
                 continue
-            return self._ask(cell, issued)
+            return self._ask(cell, self._free_place(cell, issued))
         return None if waiting else FINISHED
+
+    def _free_place(self, cell: Cell, issued: int) -> int:
+        """The place to ask next: the lowest one no counted trial holds. An
+        orphan's place is free again, also when a later place finished
+        before the driver was killed (asking place ``issued`` then would
+        repeat that later unit and lose the orphan's). Journals written
+        before places were recorded: ``issued``, as then."""
+        places = [t.user_attrs.get(ATTR_INDEX) for t in self._trials(cell)]
+        if any(p is None for p in places):
+            return issued
+        return min(set(range(cell.n_trials)) - {int(p) for p in places})
 
     def _space(self, cell: Cell) -> Any:
         assert cell.search_space is not None
@@ -367,6 +380,7 @@ class Planner:
         params = {**space.fixed(), **trial.params}
         key = trial_key(cell.key, index, params)
         trial.set_user_attr(ATTR_UNIT, key)
+        trial.set_user_attr(ATTR_INDEX, index)
         trial.set_user_attr(ATTR_CHECKPOINT, str(self.sweep_dir / CHECKPOINTS_DIR / key))
         self._carry_over(study, trial, key)
         return Unit(

@@ -99,6 +99,24 @@ def test_orphaned_running_trial_is_asked_again_with_the_same_params(tmp_path: Pa
     assert again.trial_number != unit.trial_number
 
 
+def test_an_orphan_whose_later_sibling_finished_is_asked_again_and_not_the_sibling(tmp_path: Path) -> None:
+    """Two trials of a cell in flight; the second finishes, the driver is killed
+    before the first does. The resumed writer must ask the first one's place
+    again (its unit, its params), not the second's: asking place "number of
+    counted trials" re-ran the finished sibling and lost the orphan's unit
+    (the fault e2e test's seeded kills, 2026-12-07)."""
+    planner = Planner(_spec(tmp_path), tmp_path / "s")
+    first = planner.next_unit()
+    second = planner.next_unit()
+    assert isinstance(first, Unit) and isinstance(second, Unit) and first.cell_key == second.cell_key
+    planner.complete(second, TrialRecord(second.key, "complete", 0.5, checkpoint="c"))
+    resumed = Planner(_spec(tmp_path), tmp_path / "s")  # kill -9, then a new writer
+    again = resumed.next_unit()
+    assert isinstance(again, Unit) and again.cell_key == first.cell_key
+    assert again.key == first.key and again.params == first.params
+    assert again.key != second.key
+
+
 def test_an_orphan_asked_again_keeps_its_reported_values_for_the_pruner(tmp_path: Path) -> None:
     spec = _spec(tmp_path, early_stopping={"type": "median", "min_resource": 1})
     planner = Planner(spec, tmp_path / "s")
