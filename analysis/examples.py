@@ -59,17 +59,6 @@ def confirm_examples(examples: pd.DataFrame, target: str, split_of: dict[str, st
     return rows if scored.all() else rows[scored]
 
 
-def attacks_by_language(rows: pd.DataFrame) -> dict[str, set[str]]:
-    """The attacks with rows in each language (clean rows excluded)."""
-    att = rows[rows["attack"] != NO_ATTACK]
-    return {str(lang): set(map(str, frame["attack"].unique())) for lang, frame in att.groupby("language")}
-
-
-def runs_of(rows: pd.DataFrame) -> pd.DataFrame:
-    """One row per (intermediate, seed, language) that has example rows."""
-    return rows[["intermediate", "seed", "language"]].drop_duplicates().reset_index(drop=True)
-
-
 @dataclass(frozen=True)
 class CodedRows:
     """Per-example rows as integer codes and float columns (numpy), built
@@ -245,4 +234,4 @@ def select(arrays: PairedArrays, intermediates: Sequence[int], seeds: Sequence[i
     )
 
 
-__all__ = ["NO_ATTACK", "CodedRows", "PairedArrays", "coded", "attacks_by_language", "confirm_examples", "paired_arrays", "present", "runs_of", "select", "with_attacks"]
+__all__ = ["NO_ATTACK", "CodedRows", "PairedArrays", "coded", "confirm_examples", "paired_arrays", "present", "select", "with_attacks"]
