@@ -28,7 +28,7 @@ from typing import Any
 
 from raygrid.errors import ConfigError
 from raygrid.layout import RESULTS_DIR, SPEC_FILE, SWEEP_FILE, TUNE_DIR
-from raygrid.spec import SweepSpec, check_storage
+from raygrid.spec import LEGACY_DEFAULTS, SweepSpec, check_storage
 from raygrid.storage import Location, storage_problem
 from raygrid.sweep.folder import read_spec_file, started_spec
 from raygrid.version import __version__
@@ -99,12 +99,12 @@ def _spec_yaml(spec: SweepSpec) -> str:
 def _check_same(started: SweepSpec, spec: SweepSpec, sweep_dir: Location) -> None:
     if started.fingerprint() != spec.fingerprint():
         changed = "; ".join(started.diff(spec)) or "(fields that decide the results)"
-        hint = ""
-        if not started.confirm.replicate_intermediate and spec.confirm.replicate_intermediate:
-            hint = (
-                " (confirm.replicate_intermediate defaults to true since this sweep started; to go on with it, "
-                "spell `replicate_intermediate: false` under `confirm:` or use `raygrid resume`)"
-            )
+        hint = "".join(
+            f" ({part}.{name} has a new default since this sweep started; to go on with it, spell "
+            f"`{name}: {json.dumps(legacy)}` under `{part}:` or use `raygrid resume`)"
+            for (part, name), legacy in LEGACY_DEFAULTS
+            if getattr(getattr(started, part), name) == legacy != getattr(getattr(spec, part), name)
+        )
         raise ConfigError(
             f"{sweep_dir}: the sweep was started with another spec; changed: {changed}{hint}; "
             "resume it unchanged, or give the new spec another --name"
