@@ -122,6 +122,7 @@ class TrialRecord:
     resumed_from_steps: list[int] = field(default_factory=list)  # every restart that continued from a saved state
     # confirm units with confirm.replicate_intermediate: the seed's own intermediate checkpoint they started from
     replicated_intermediate: str | None = None
+    path: str | None = None  # how the unit ran: "local" or "trainer" (raygrid.sweep.ray_backend); None: not known
 
     def write(self, sweep_dir: Location | Path | str) -> None:
         path = Location.of(sweep_dir) / TRIALS_DIR / f"{self.key}.json"
