@@ -159,6 +159,9 @@ def status(args: argparse.Namespace) -> int:
         print(json.dumps(progress, indent=2))
     else:
         _print_progress(progress)
+        if progress.get("unit_paths"):
+            ran = ", ".join(f"{n} {path}" for path, n in progress["unit_paths"].items())
+            print(f"units finished by path: {ran} (local: in the trial's process; trainer: Train worker actors)")
         if progress.get("writer"):
             print(f"writer: {progress['writer']['description']}")
     return 0

@@ -244,7 +244,7 @@ def resume_sweep(
 def sweep_status(sweep_dir: Location | Path | str) -> dict[str, Any]:
     """Cells done / running / pending, trials, failures and the best value
     per cell, from the sweep folder alone (no Ray, no cluster)."""
-    from raygrid.sweep.plan import JOURNAL, Planner
+    from raygrid.sweep.plan import JOURNAL, Planner, unit_paths
 
     sweep_dir = _open_sweep_dir(sweep_dir)
     spec = started_spec(sweep_dir)
@@ -252,7 +252,8 @@ def sweep_status(sweep_dir: Location | Path | str) -> dict[str, Any]:
         raise ConfigError(f"{sweep_dir}: the sweep has not started any trial yet (no {JOURNAL})")
     # A read-only look: a private in-memory copy of the journal; nothing is
     # written to the folder and no RUNNING trial is failed (tests/sweep/test_readonly.py).
-    return {**Planner(spec, sweep_dir, read_only=True).progress(), "writer": _current_writer(sweep_dir)}
+    progress = Planner(spec, sweep_dir, read_only=True).progress()
+    return {**progress, "unit_paths": unit_paths(sweep_dir), "writer": _current_writer(sweep_dir)}
 
 
 def _current_writer(sweep_dir: Location) -> dict[str, Any] | None:

@@ -150,6 +150,18 @@ class TrialRecord:
         return cls(**json.loads(data))
 
 
+def unit_paths(sweep_dir: Location | Path | str) -> dict[str, int]:
+    """How many finished units ran each way (their records' ``path``:
+    ``local``, ``trainer``, or ``unknown`` for records that do not say)."""
+    trials = Location.of(sweep_dir) / TRIALS_DIR
+    counts: dict[str, int] = {}
+    for name in trials.names():
+        if name.endswith(".json"):
+            path = json.loads((trials / name).read_bytes()).get("path") or "unknown"
+            counts[path] = counts.get(path, 0) + 1
+    return dict(sorted(counts.items()))
+
+
 class _Finished:
     """The sentinel :meth:`Planner.next_unit` returns once everything is done."""
 

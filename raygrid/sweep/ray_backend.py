@@ -7,10 +7,10 @@ cell, multiplexed through Optuna's ask/tell API); its scheduler
 when *its cell's* Optuna pruner says so, so early stopping only ever compares
 trials of the same cell. Each Tune trial is a function that runs one Ray
 Train ``TorchTrainer`` (Train V2: a Trainer is not passed to the Tuner); the
-Train workers run :func:`raygrid.sweep.work.run_unit`. Opt-in
-(``RAYGRID_UNIT_PATH=local``), a one-worker unit on a one-node cluster runs
-that ``TorchTrainer`` in local mode inside its trial's process (the *local*
-path, :class:`LocalUnitTrial`).
+Train workers run :func:`raygrid.sweep.work.run_unit`. A one-worker unit
+on a one-node cluster runs that ``TorchTrainer`` in local mode inside its
+trial's process (the *local* path, :class:`LocalUnitTrial`;
+``RAYGRID_UNIT_PATH=trainer`` turns it off).
 
 Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
 
@@ -51,10 +51,10 @@ Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
   a Tune *function* trial: ``ray.train.report``, ``get_context`` and
   ``get_checkpoint`` raise ``DeprecationWarning`` ("deprecated when running
   in a function passed to Ray Tune") whenever Tune's function session is set
-  in the process. A Tune *class* trainable has no such session: with
-  ``RAYGRID_UNIT_PATH=local``, one-worker units on a one-node cluster run
-  there (:class:`LocalUnitTrial`, the *local* path), every other unit in a
-  full ``TorchTrainer`` (the *trainer* path, the default; :func:`unit_path`). Local mode's ``report`` keeps a checkpoint in
+  in the process. A Tune *class* trainable has no such session: one-worker
+  units on a one-node cluster run there (:class:`LocalUnitTrial`, the
+  *local* path), every other unit in a full ``TorchTrainer`` (the *trainer*
+  path; :func:`unit_path`). Local mode's ``report`` keeps a checkpoint in
   memory only (no storage, no controller, no retries): the local path saves
   its states in the sweep folder (:mod:`raygrid.sweep.unit_state`), retries
   an error ``max_failures`` times in the trial and a lost trial process
@@ -166,7 +166,7 @@ class _TrainReporter:
         ray.train.report(dict(metrics), checkpoint=checkpoint)
 
 
-def _unit_context(config: Mapping[str, Any]) -> Any:
+def _unit_context(config: Mapping[str, Any], path: str) -> Any:
     from raygrid.grid import expand
     from raygrid.sweep.folder import read_spec_file
     from raygrid.sweep.work import UnitContext
@@ -177,7 +177,7 @@ def _unit_context(config: Mapping[str, Any]) -> Any:
     cell = expand(spec).by_key[unit.cell_key]
     # from the driver's command line (--trust-remote-code), not from the sweep folder
     trust = config.get("trust_remote_code") is True
-    return UnitContext(spec=spec, sweep_dir=sweep_dir, unit=unit, cell=cell, trust_remote_code=trust)
+    return UnitContext(spec=spec, sweep_dir=sweep_dir, unit=unit, cell=cell, trust_remote_code=trust, path=path)
 
 
 def _train_worker(config: dict[str, Any]) -> None:
@@ -186,7 +186,7 @@ def _train_worker(config: dict[str, Any]) -> None:
     from raygrid.train.loop import is_saved_state
 
     _span("worker.start", config["unit"]["key"])
-    ctx = _unit_context(config)
+    ctx = _unit_context(config, TRAINER_PATH)
     placement = _placement(ctx.spec.resources.use_gpu, len(ctx.cell.tasks) > 1)
     checkpoint = ray.train.get_checkpoint()
     reporter = _TrainReporter(ctx.unit.key)
@@ -274,35 +274,41 @@ UNIT_PATH_ENV = "RAYGRID_UNIT_PATH"
 
 
 def unit_path(spec: SweepSpec, live_nodes: int, autoscaling: bool) -> str:
-    """``trainer`` unless :data:`UNIT_PATH_ENV` is ``local`` and the units
-    can run locally: one worker each, on a one-node cluster.
+    """``local`` where the units can run locally (one worker each, on a
+    one-node cluster with no autoscaler), else ``trainer``;
+    :data:`UNIT_PATH_ENV` forces one.
 
     On the local path a unit trains in its Tune trial's process, so a lost
     node would take the trial with it; with one node that is the whole sweep
     (resumed as after a kill -9). On a cluster of several nodes, or one that
     may grow, units keep their Train worker actors, whose loss Train retries
-    from the last checkpoint while the trial lives on the head. The local
-    path is opt-in until the fault tests pass with it (issue 18's report).
+    from the last checkpoint while the trial lives on the head; so do units
+    of several workers (DDP).
 
     Raises:
         ConfigError: :data:`UNIT_PATH_ENV` names no path, or ``local`` where
             units cannot run locally.
     """
-    chosen = os.environ.get(UNIT_PATH_ENV, "") or TRAINER_PATH
-    if chosen not in (TRAINER_PATH, LOCAL_PATH):
+    chosen = os.environ.get(UNIT_PATH_ENV, "")
+    if chosen not in ("", TRAINER_PATH, LOCAL_PATH):
         raise ConfigError(f"{UNIT_PATH_ENV}={chosen!r}: allowed: {TRAINER_PATH!r}, {LOCAL_PATH!r} or unset")
-    if chosen == LOCAL_PATH:
-        if spec.resources.num_workers != 1:
-            raise ConfigError(
-                f"{UNIT_PATH_ENV}=local: {spec.source}: resources.num_workers is {spec.resources.num_workers}; "
-                f"allowed: the local path runs units of 1 worker"
-            )
-        if live_nodes != 1 or autoscaling:
-            raise ConfigError(
-                f"{UNIT_PATH_ENV}=local: the cluster has {live_nodes} node(s)"
-                f"{' and an autoscaler' if autoscaling else ''}; allowed: one node (a lost node would lose its trials)"
-            )
-    return chosen
+    if chosen == TRAINER_PATH:
+        return TRAINER_PATH
+    several_workers = spec.resources.num_workers != 1
+    elsewhere = live_nodes != 1 or autoscaling
+    if not chosen:
+        return TRAINER_PATH if several_workers or elsewhere else LOCAL_PATH
+    if several_workers:
+        raise ConfigError(
+            f"{UNIT_PATH_ENV}=local: {spec.source}: resources.num_workers is {spec.resources.num_workers}; "
+            f"allowed: the local path runs units of 1 worker"
+        )
+    if elsewhere:
+        raise ConfigError(
+            f"{UNIT_PATH_ENV}=local: the cluster has {live_nodes} node(s)"
+            f"{' and an autoscaler' if autoscaling else ''}; allowed: one node (a lost node would lose its trials)"
+        )
+    return LOCAL_PATH
 
 
 def trial_resources(spec: SweepSpec, path: str) -> dict[str, float]:
@@ -381,7 +387,7 @@ def _local_worker(config: dict[str, Any], channel: _Channel) -> dict[str, float]
 
     key = config["unit"]["key"]
     _span("worker.start", key)
-    ctx = _unit_context(config)
+    ctx = _unit_context(config, LOCAL_PATH)
     placement = _placement(ctx.spec.resources.use_gpu, len(ctx.cell.tasks) > 1)
     states = LocalStates(ctx.sweep_dir, key)
     if _trained(ctx.sweep_dir, key):  # its checkpoint is complete (a kill after it): run_unit trains nothing,
@@ -522,10 +528,12 @@ class CellSearcher(Searcher):
         *,
         segment_trials: int | None = None,
         trust_remote_code: bool = False,
+        path: str | None = None,
     ) -> None:
         super().__init__(metric=OBJECTIVE, mode="max")
         self.spec = spec
         self.sweep_dir = Location.of(sweep_dir)
+        self.path = path  # how this experiment's units run (TRAINER_PATH, LOCAL_PATH): records the driver writes say so
         self.segment_trials = segment_trials  # None: the whole sweep in this experiment
         # --trust-remote-code of this command line: it travels to the workers
         # in each trial's config, never through the (untrusted) sweep folder
@@ -622,11 +630,11 @@ class CellSearcher(Searcher):
             self.pruned.discard(trial_id)
             remove_train_run(self.sweep_dir, unit.key)
             value = (result or {}).get(OBJECTIVE)
-            record = TrialRecord(unit.key, "pruned", None if value is None else float(value))
+            record = TrialRecord(unit.key, "pruned", None if value is None else float(value), path=self.path)
             record.write(self.sweep_dir)
         elif record is None:
             kind = "errored" if error else "ended without a result"
-            record = TrialRecord(unit.key, "failed", None, error=f"Tune trial {kind}")
+            record = TrialRecord(unit.key, "failed", None, error=f"Tune trial {kind}", path=self.path)
             record.write(self.sweep_dir)
         self.finished_seconds.append(record.seconds)
         self.planner.complete(unit, record)
@@ -897,7 +905,8 @@ def run_experiment(
     _quiet_missing_trial_metrics()
     sweep_dir = Location.of(sweep_dir)
     discard_tune_state(sweep_dir)
-    searcher = CellSearcher(spec, sweep_dir, segment_trials=segment_trials or None, trust_remote_code=trust_remote_code)
+    searcher = CellSearcher(spec, sweep_dir, segment_trials=segment_trials or None, trust_remote_code=trust_remote_code,
+                            path=None if trial_function is not None else path)  # fmt: skip
     callbacks: list[Any] = [TrimFinishedTrials()] + ([] if quiet else [ProgressCallback(searcher, started=started)])
     tuner = tune.Tuner(
         trainable,

@@ -56,7 +56,7 @@ def test_local_units_share_processes_and_a_pruned_one_writes_nothing_more(
 
     spans = tmp_path / "spans.jsonl"
     monkeypatch.setenv(SPANS_ENV, str(spans))  # the CLI's Ray cluster (and so every trial) inherits it
-    monkeypatch.setenv(UNIT_PATH_ENV, "local")
+    monkeypatch.delenv(UNIT_PATH_ENV, raising=False)  # the default on one node
     spec = tmp_path / "p.yaml"
     spec.write_text(PRUNED.format(model=tiny_model_dir, storage=tmp_path / "runs", data=_mnli_rows(tmp_path / "data", 300)))
     done = raygrid("run", str(spec), "--quiet", cwd=tmp_path)
@@ -71,6 +71,9 @@ def test_local_units_share_processes_and_a_pruned_one_writes_nothing_more(
     runs = {p.stem for p in (sweep / "results" / "_runs").glob("*.json")}
     assert not [k for k in pruned if k in runs or (sweep / "checkpoints" / k).exists()]
     assert not list((sweep / "train").glob("*")), "a unit's saved states outlived it"
+    assert {r["path"] for r in by_key.values()} == {"local"}  # every record says how its unit ran
+    status = raygrid("status", str(sweep), cwd=tmp_path)
+    assert f"units finished by path: {len(by_key)} local" in status.stdout, status.stdout
 
     events = [json.loads(line) for line in spans.read_text().splitlines()]
     trial_pid = {e["unit"]: e["pid"] for e in events if e["event"] == "trial.start"}

@@ -25,15 +25,20 @@ def _resources(tmp_path: Path, **changes: Any) -> Any:
     return spec.replace(resources={**spec.resources.model_dump(mode="json"), **changes})
 
 
-def test_units_run_in_a_torch_trainer_unless_asked(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_worker_units_on_one_node_run_locally_unless_told(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ray_backend.UNIT_PATH_ENV, raising=False)
     spec = _spec(tmp_path)
     assert spec.resources.num_workers == 1
+    assert ray_backend.unit_path(spec, live_nodes=1, autoscaling=False) == ray_backend.LOCAL_PATH
+    # several nodes, an autoscaler or several workers: Train's worker actors
+    assert ray_backend.unit_path(spec, live_nodes=2, autoscaling=False) == ray_backend.TRAINER_PATH
+    assert ray_backend.unit_path(spec, live_nodes=1, autoscaling=True) == ray_backend.TRAINER_PATH
+    ddp = _resources(tmp_path, num_workers=2)
+    assert ray_backend.unit_path(ddp, live_nodes=1, autoscaling=False) == ray_backend.TRAINER_PATH
+    monkeypatch.setenv(ray_backend.UNIT_PATH_ENV, "trainer")
     assert ray_backend.unit_path(spec, live_nodes=1, autoscaling=False) == ray_backend.TRAINER_PATH
     monkeypatch.setenv(ray_backend.UNIT_PATH_ENV, "local")
     assert ray_backend.unit_path(spec, live_nodes=1, autoscaling=False) == ray_backend.LOCAL_PATH
-    monkeypatch.setenv(ray_backend.UNIT_PATH_ENV, "trainer")
-    assert ray_backend.unit_path(spec, live_nodes=1, autoscaling=False) == ray_backend.TRAINER_PATH
 
 
 def test_the_local_path_only_where_units_can_run_locally(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -184,3 +189,16 @@ def test_old_records_read_without_a_path(tmp_path: Path) -> None:
     (where / "k.json").write_text(json.dumps({"key": "k", "status": "complete", "objective": 1.0}))
     record = TrialRecord.read(tmp_path / "sweep", "k")
     assert record is not None and record.path is None
+
+
+def test_status_counts_the_paths_finished_units_took(tmp_path: Path) -> None:
+    from raygrid.sweep.plan import TrialRecord, unit_paths
+
+    sweep = tmp_path / "s"
+    (sweep / "trials").mkdir(parents=True)
+    assert unit_paths(sweep) == {}
+    TrialRecord("a", "complete", 0.5, path="local").write(sweep)
+    TrialRecord("b", "pruned", 0.1, path="local").write(sweep)
+    TrialRecord("c", "complete", 0.4, path="trainer").write(sweep)
+    TrialRecord("d", "complete", 0.3).write(sweep)  # a record from before records said
+    assert unit_paths(sweep) == {"local": 2, "trainer": 1, "unknown": 1}
