@@ -198,6 +198,22 @@ def test_the_segment_main_takes_the_terminal_fd(tmp_path: Path, monkeypatch: pyt
     assert json.loads((tmp_path / "r.json").read_text())["issued"] == 1
 
 
+def test_the_progress_lines_stream_pickles_and_writes_to_the_terminal_of_the_moment(tmp_path: Path) -> None:
+    """Tune pickles its callbacks: the progress line's stream must pickle
+    (an open terminal file does not) and still reach the terminal."""
+    done = _in_a_process("""
+        import pickle
+        with quiet.RayOutput() as output:
+            output.to_file(Path("ray.log"))
+            stream = pickle.loads(pickle.dumps(quiet.TERMINAL))
+            print("[raygrid] cells 4/5 done", file=stream, flush=True)
+            print("not raygrid's")
+    """, tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == "[raygrid] cells 4/5 done\n" and done.stdout == ""
+    assert (tmp_path / "ray.log").read_text() == "not raygrid's\n"
+
+
 def test_an_s3_sweeps_log_is_local() -> None:
     where = quiet.log_path(Location.of("s3://bucket/prefix/demo"))
     assert where.parts[-2].startswith("demo-") and where.name == quiet.LOG_FILE and "s3:" not in str(where)

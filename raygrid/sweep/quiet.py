@@ -60,6 +60,22 @@ def terminal() -> TextIO:
     return _terminal if _terminal is not None else sys.stderr
 
 
+class TerminalStream:
+    """A file-like handle on :func:`terminal`, resolved at each write, that
+    pickles (Tune pickles its callbacks, the progress line's among them; an
+    open terminal file does not pickle)."""
+
+    def write(self, text: str) -> int:
+        return terminal().write(text)
+
+    def flush(self) -> None:
+        terminal().flush()
+
+
+#: Where the progress line is printed: the terminal, whatever the process's stdout and stderr are.
+TERMINAL = TerminalStream()
+
+
 def say(message: str) -> None:
     """``[raygrid] message`` on the terminal (the lease's notices use it)."""
     print(f"[raygrid] {message}", file=terminal(), flush=True)
@@ -189,4 +205,4 @@ def _flush() -> None:
             pass
 
 
-__all__ = ["LOG_DIR", "LOG_FILE", "RayOutput", "current_log", "log_path", "say", "terminal", "terminal_fd", "use_terminal"]
+__all__ = ["LOG_DIR", "LOG_FILE", "TERMINAL", "RayOutput", "TerminalStream", "current_log", "log_path", "say", "terminal", "terminal_fd", "use_terminal"]

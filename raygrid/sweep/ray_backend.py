@@ -94,7 +94,7 @@ from raygrid.storage import Location
 from raygrid.sweep import retention
 from raygrid.sweep.cluster import TRIAL_RESOURCE, autoscaler_node_groups, check_resources, start_ray, with_autoscaling
 from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit
-from raygrid.sweep.quiet import terminal
+from raygrid.sweep.quiet import TERMINAL
 from raygrid.sweep.segment_size import default_segment_trials
 
 OBJECTIVE = "objective"
@@ -908,7 +908,7 @@ def run_experiment(
     discard_tune_state(sweep_dir)
     searcher = CellSearcher(spec, sweep_dir, segment_trials=segment_trials or None, trust_remote_code=trust_remote_code,
                             path=None if trial_function is not None else path)  # fmt: skip
-    progress = ProgressCallback(searcher, started=started, stream=terminal())  # the terminal, not the Ray log
+    progress = ProgressCallback(searcher, started=started, stream=TERMINAL)  # the terminal, not the Ray log
     callbacks: list[Any] = [TrimFinishedTrials()] + ([] if quiet else [progress])
     tuner = tune.Tuner(
         trainable,
