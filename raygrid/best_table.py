@@ -63,15 +63,16 @@ def varying_params(best: Sequence[BestConfig]) -> list[str]:
 
 
 def format_param(value: Any) -> str:
-    """A hyper-parameter for reading: small floats in scientific notation
-    (a learning rate ``3.2e-05``), others with 3 significant digits."""
+    """A hyper-parameter for reading: floats below 0.01 in scientific
+    notation with 2 digits (learning rates ``3.2e-05``, ``2.9e-03``: one
+    look compares them), others with 3 significant digits (``0.1``, ``0.01``)."""
     if value is None:
         return "-"
     if isinstance(value, bool) or not isinstance(value, float):
         return str(value)
     if not math.isfinite(value):
         return str(value)
-    if value != 0 and abs(value) < 1e-3:
+    if value != 0 and abs(value) < 1e-2:
         return f"{value:.1e}"
     return f"{value:.3g}"
 

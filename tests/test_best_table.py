@@ -130,7 +130,7 @@ def test_a_spec_raygrid_cannot_read_shows_the_keys_that_differ(tmp_path: Path, c
 @pytest.mark.parametrize(
     ("value", "text"),
     [(3.2e-05, "3.2e-05"), (0.000188813, "1.9e-04"), (0.1, "0.1"), (0.0, "0"), (16, "16"), (True, "True"),
-     ("auto", "auto"), (None, "-"), (2.5, "2.5")],
+     ("auto", "auto"), (None, "-"), (2.5, "2.5"), (0.00295, "2.9e-03"), (0.01, "0.01")],
 )  # fmt: skip
 def test_format_param(value: object, text: str) -> None:
     assert format_param(value) == text
