@@ -908,8 +908,9 @@ def run_experiment(
     discard_tune_state(sweep_dir)
     searcher = CellSearcher(spec, sweep_dir, segment_trials=segment_trials or None, trust_remote_code=trust_remote_code,
                             path=None if trial_function is not None else path)  # fmt: skip
-    progress = ProgressCallback(searcher, started=started, stream=TERMINAL)  # the terminal, not the Ray log
-    callbacks: list[Any] = [TrimFinishedTrials()] + ([] if quiet else [progress])
+    # the progress line on the terminal, not in the sweep's Ray log (raygrid.sweep.quiet)
+    progress = [] if quiet else [ProgressCallback(searcher, started=started, stream=TERMINAL)]
+    callbacks: list[Any] = [TrimFinishedTrials(), *progress]
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(

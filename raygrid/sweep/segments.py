@@ -23,12 +23,12 @@ parameters and unit keys, and their Train runs resume from their last
 checkpoints.
 
 The child: ``python -m raygrid.sweep.segments SWEEP_DIR --address ADDR
---report FILE --parent PID [...]``, one JSON report in FILE. Its stdout and
+--report FILE --parent PID [...]``, one JSON report in FILE. It writes as
+part of its supervisor, which holds the sweep's writer lease for the whole
+run (:mod:`raygrid.sweep.lease`): the child never takes it. Its stdout and
 stderr are the supervisor's: the sweep's log file unless ``--verbose``
 (:mod:`raygrid.sweep.quiet`); ``--terminal-fd`` is the terminal, for the
-progress line. It writes as
-part of its supervisor, which holds the sweep's writer lease for the whole
-run (:mod:`raygrid.sweep.lease`): the child never takes it.
+progress line.
 """
 
 from __future__ import annotations
