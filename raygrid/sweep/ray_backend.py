@@ -94,6 +94,7 @@ from raygrid.storage import Location
 from raygrid.sweep import retention
 from raygrid.sweep.cluster import TRIAL_RESOURCE, autoscaler_node_groups, check_resources, start_ray, with_autoscaling
 from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit
+from raygrid.sweep.quiet import TERMINAL
 from raygrid.sweep.segment_size import default_segment_trials
 
 OBJECTIVE = "objective"
@@ -907,7 +908,9 @@ def run_experiment(
     discard_tune_state(sweep_dir)
     searcher = CellSearcher(spec, sweep_dir, segment_trials=segment_trials or None, trust_remote_code=trust_remote_code,
                             path=None if trial_function is not None else path)  # fmt: skip
-    callbacks: list[Any] = [TrimFinishedTrials()] + ([] if quiet else [ProgressCallback(searcher, started=started)])
+    # the progress line on the terminal, not in the sweep's Ray log (raygrid.sweep.quiet)
+    progress = [] if quiet else [ProgressCallback(searcher, started=started, stream=TERMINAL)]
+    callbacks: list[Any] = [TrimFinishedTrials(), *progress]
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
