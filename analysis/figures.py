@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from analysis.tables import points
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
@@ -76,6 +78,12 @@ def _text_in(text: str, pt: float) -> float:
     return len(text) * pt * CHAR_EM / 72
 
 
+def _columns(n: int, most: int) -> int:
+    """Columns of a grid of ``n`` panels, at most ``most`` a row, rows filled evenly (4 panels, 3 fit: 2 x 2)."""
+    most = max(1, min(n, most))
+    return math.ceil(n / math.ceil(n / most)) if n else 1
+
+
 def _wrap_label(text: str, width_in: float, pt: float) -> str:
     """``text`` broken before ``[`` (an attack's parameters) when it is wider than ``width_in``."""
     if _text_in(text, pt) <= width_in or "[" not in text:
@@ -97,8 +105,12 @@ def _ink(rgba: Sequence[float]) -> str:
     return "white" if 0.299 * r + 0.587 * g + 0.114 * b < 0.5 else "black"
 
 
-def _pts(x: float) -> str:
-    return f"{x * 100:+.1f}"
+
+
+def _whole(v: float) -> str:
+    """Points to the nearest whole, signed; "0" rather than "-0" or "+0"."""
+    text = f"{v:+.0f}"
+    return "0" if text in ("-0", "+0") else text
 
 
 def _limit(gains: np.ndarray) -> float:
@@ -140,10 +152,10 @@ def headline_heatmap(cells: pd.DataFrame, title: str, overall: pd.DataFrame | No
                 continue
             flagged = bool(flag[r, c] > 0) if np.isfinite(flag[r, c]) else False
             ink = _ink(im.cmap(im.norm(v)))
-            ax.text(c, r - 0.13, f"{v:+.1f}{'*' if flagged else ''}", ha="center", va="center", fontsize=11,
+            ax.text(c, r - 0.13, points(gain[r, c]) + ('*' if flagged else ''), ha="center", va="center", fontsize=11,
                     fontweight="bold" if flagged else "normal", color=ink)  # fmt: skip
             if np.isfinite(lo[r, c]) and np.isfinite(hi[r, c]):
-                ax.text(c, r + 0.22, f"[{_pts(lo[r, c])}, {_pts(hi[r, c])}]", ha="center", va="center", fontsize=SMALL_PT, color=ink)
+                ax.text(c, r + 0.22, f"[{points(lo[r, c])}, {points(hi[r, c])}]", ha="center", va="center", fontsize=SMALL_PT, color=ink)
             if flagged:
                 ax.add_patch(plt.Rectangle((c - 0.47, r - 0.47), 0.94, 0.94, fill=False, lw=2.2, ec="black"))
     if len(labels) > len(langs):
@@ -174,7 +186,7 @@ def heatmaps(per_attack: pd.DataFrame, title: str) -> Figure:
     title_w = max(max(_text_in(line, LABEL_PT) for line in t.split("\n")) for t in titles)
     panel_w = max(panel_w, title_w + 0.1)
     label_w = max(_text_in(s, TICK_PT) for s in langs) + 0.35
-    cols = max(1, min(len(attacks), int((MAX_WIDTH_IN - 1.4) // (panel_w + label_w))))
+    cols = _columns(len(attacks), int((MAX_WIDTH_IN - 1.4) // (panel_w + label_w)))
     rows = math.ceil(len(attacks) / cols)
     title_lines = max(t.count("\n") + 1 for t in titles)
     tick_h = max(_text_in(s, TICK_PT) for s in inters) * 0.6 + 0.3
@@ -188,7 +200,7 @@ def heatmaps(per_attack: pd.DataFrame, title: str) -> Figure:
         for r in range(len(langs)):
             for c in range(len(inters)):
                 if np.isfinite(values[r, c]):
-                    ax.text(c, r, f"{values[r, c]:+.0f}", ha="center", va="center", fontsize=SMALL_PT, color=_ink(im.cmap(im.norm(values[r, c]))))
+                    ax.text(c, r, _whole(values[r, c]), ha="center", va="center", fontsize=SMALL_PT, color=_ink(im.cmap(im.norm(values[r, c]))))
         _column_labels(ax, inters, cell_w, TICK_PT)
         ax.set_yticks(range(len(langs)), langs, fontsize=TICK_PT)
         ax.tick_params(length=0)
@@ -209,7 +221,7 @@ def forest(cells: pd.DataFrame, title: str) -> Figure:
     plt = _plt()
     inters = sorted(map(str, cells["intermediate"].unique()))
     langs = sorted(map(str, cells["language"].unique()))
-    cols = min(3, len(inters))
+    cols = _columns(len(inters), 3)
     rows = math.ceil(len(inters) / cols)
     height = max(1.6, 0.3 * len(langs) + 0.8)
     fig, axes = plt.subplots(rows, cols, figsize=(min(MAX_WIDTH_IN, 3.5 * cols + 0.4), height * rows + 0.9), squeeze=False, sharex=True, layout="constrained")
@@ -245,7 +257,7 @@ def clean_vs_robust(gains: pd.DataFrame, title: str) -> Figure:
     langs = sorted(map(str, gains["language"].unique()))
     inters = sorted(map(str, gains["intermediate"].unique()))
     legend_w = max(_text_in(s, TICK_PT) for s in [*inters, "intermediate"]) + 0.6
-    cols = max(1, min(len(langs), int((MAX_WIDTH_IN - legend_w - 0.5) // 2.9)))
+    cols = _columns(len(langs), int((MAX_WIDTH_IN - legend_w - 0.5) // 2.9))
     rows = math.ceil(len(langs) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols + legend_w + 0.5, 2.5 * rows + 0.9), squeeze=False, layout="constrained")
     style = {name: (plt.get_cmap("tab10")(k % 10), MARKERS[k % len(MARKERS)]) for k, name in enumerate(inters)}

@@ -30,7 +30,7 @@ from analysis import figure_checks, figures
 from analysis.robustness import PRIMARY, TargetRobustness, analyze_examples
 from analysis.runs import confirm_runs
 from analysis.stats import holm
-from analysis.tables import EFFECT, display_summary, effect, effect_table, load_confirm, load_examples, p_value, summary_table
+from analysis.tables import EFFECT, ENDPOINT_NAMES, display_summary, effect, effect_pivot, effect_table, load_confirm, load_examples, p_value, summary_table
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -364,9 +364,16 @@ def _figures(target: str, r: TargetRobustness, alpha: float) -> dict[str, bytes]
     return out
 
 
+#: Columns that hold names, not numbers: left-aligned.
+TEXT_COLUMNS = {"target", "intermediate", "language", "attack", "endpoint", "metric", "flagged"}
+#: A table of class ``leadK`` has its first K columns (names) left-aligned.
+_LEAD_CSS = "".join(f"table.lead{k} td:nth-child(-n+{k}),table.lead{k} th:nth-child(-n+{k}){{text-align:left}}" for k in range(1, 6))
+
+
 def _table(frame: pd.DataFrame, max_rows: int = 200) -> str:
     shown = frame.head(max_rows)
-    body = shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes="t", na_rep="")
+    lead = next((k for k, c in enumerate(shown.columns) if c not in TEXT_COLUMNS), len(shown.columns))
+    body = shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes=f"t lead{min(lead, 5)}", na_rep="")
     more = f"<p class='note'>{len(frame) - max_rows} more rows in the CSV files.</p>" if len(frame) > max_rows else ""
     return body + more
 
@@ -431,7 +438,7 @@ def _html(results: dict[str, TargetRobustness], without: list[str], summary: pd.
         "<title>raygrid robustness report</title>",
         "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;font-size:15px}"
         "table.t{border-collapse:collapse;font-size:13px;margin:0.5em 0;font-variant-numeric:tabular-nums}table.t td,table.t th{padding:2px 6px;"
-        "border-bottom:1px solid #ddd;text-align:right}img{max-width:100%;display:block;margin:1em 0}"
+        "border-bottom:1px solid #ddd;text-align:right}" + _LEAD_CSS + "img{max-width:100%;height:auto;display:block;margin:1em 0}"
         ".note{color:#555;font-size:13px}.caption{color:#333;font-size:14px;max-width:60em;margin-top:-0.5em}h2{border-bottom:2px solid #ccc}.answer{background:#f4f7fb;padding:0.6em 1em}</style></head><body>",
         "<h1>Intermediate-task training and adversarial robustness</h1>",
         f"<p class='note'>Sweep: {html.escape(str(sweep_dir))}. Flags: Holm-adjusted p &lt; {alpha}.</p>",
@@ -470,7 +477,9 @@ def _html(results: dict[str, TargetRobustness], without: list[str], summary: pd.
             parts.append("<h3>English (the training language; its own family)</h3>" + _table(effect_table(english.drop(columns=["family"]))))
         if "heatmaps" in figs:
             parts.append("<h3>Per attack (exploratory, unadjusted)</h3>" + _img(figs["heatmaps"], f"{target} per attack"))
-        parts.append(_table(effect_table(r.per_attack)))
+        for endpoint, rows in r.per_attack.groupby("endpoint", sort=False):
+            parts.append(f"<p class='note'>{html.escape(ENDPOINT_NAMES.get(str(endpoint), str(endpoint)))} per attack: {EFFECT}, "
+                         f"unadjusted (p and MDE in {html.escape(target)}_per_attack.csv)</p>" + _table(effect_pivot(rows)))  # fmt: skip
     parts.append("<h2>Tidy table (mean over seeds, aggregate rows)</h2>")
     parts.append(_table(display_summary(summary)))
     parts.append("<h2>Method notes</h2>" + METHOD_NOTES)

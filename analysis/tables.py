@@ -75,8 +75,11 @@ def summary_table(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def points(x: float) -> str:
-    """A fraction as signed points: 0.032 -> "+3.2"; "n/a" when not finite."""
-    return f"{x * 100:+.1f}" if x is not None and math.isfinite(x) else "n/a"
+    """A fraction as signed points: 0.032 -> "+3.2" ("+0.0", never "-0.0"); "n/a" when not finite."""
+    if x is None or not math.isfinite(x):
+        return "n/a"
+    text = f"{x * 100:+.1f}"
+    return "+0.0" if text == "-0.0" else text
 
 
 def effect(gain: float, low: float, high: float) -> str:
@@ -130,6 +133,15 @@ def effect_table(frame: pd.DataFrame) -> pd.DataFrame:
     return out[shown].rename(columns=COLUMN_NAMES)
 
 
+def effect_pivot(frame: pd.DataFrame, column: str = "attack") -> pd.DataFrame:
+    """Contrast rows of one endpoint as a wide table: a row per (intermediate,
+    language), a column per value of ``column``, each cell "+3.2 [+0.8, +5.6]"."""
+    out = frame.assign(effect=[effect(g, lo, hi) for g, lo, hi in zip(frame["gain"], frame["ci_low"], frame["ci_high"])])
+    wide = out.pivot_table(index=["intermediate", "language"], columns=column, values="effect", aggfunc="first", observed=True)
+    wide.columns = [str(c) for c in wide.columns]
+    return wide.reset_index().fillna("n/a")
+
+
 def display_summary(summary: pd.DataFrame) -> pd.DataFrame:
     """:func:`summary_table` for reading: values to 4 significant digits, the shared column names."""
     out = summary.copy()
@@ -140,6 +152,6 @@ def display_summary(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 __all__ = [
-    "COLUMN_NAMES", "EFFECT", "display_summary", "effect", "effect_table", "load_confirm", "load_examples", "p_value", "points",
+    "COLUMN_NAMES", "EFFECT", "display_summary", "effect", "effect_pivot", "effect_table", "load_confirm", "load_examples", "p_value", "points",
     "summary_table",
 ]  # fmt: skip
