@@ -30,7 +30,18 @@ from analysis import figure_checks, figures
 from analysis.robustness import PRIMARY, TargetRobustness, analyze_examples
 from analysis.runs import confirm_runs
 from analysis.stats import holm
-from analysis.tables import EFFECT, ENDPOINT_NAMES, display_summary, effect, effect_pivot, effect_table, load_confirm, load_examples, p_value, summary_table
+from analysis.tables import (
+    EFFECT,
+    ENDPOINT_NAMES,
+    display_summary,
+    effect,
+    effect_pivot,
+    effect_table,
+    load_confirm,
+    load_examples,
+    p_value,
+    summary_table,
+)
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -102,6 +113,12 @@ class Report:
 
 def _pts(x: float) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x * 100:+.1f}"
+
+
+def _p_is(p: float) -> str:
+    """The p-value phrase: "p=0.27" or "p<0.001"."""
+    text = p_value(p)
+    return f"p{text}" if text.startswith("<") else f"p={text}"
 
 
 def _ci(lo: float, hi: float) -> str:
@@ -203,7 +220,7 @@ def _headline_text(target: str, r: TargetRobustness) -> str:
     n_h = int(r.headline["flagged"].astype(bool).sum()) if len(r.headline) else 0
     corr = r.correlation
     corr_text = (
-        f"correlation of clean-transfer and robustness gains: rho={corr['statistic']:+.2f}, p={p_value(corr['p'])}"
+        f"correlation of clean-transfer and robustness gains: rho={corr['statistic']:+.2f}, {_p_is(corr['p'])}"
         if corr.get("testable")
         else f"correlation not tested: {corr.get('reason')}"
     )
@@ -466,7 +483,7 @@ def _html(results: dict[str, TargetRobustness], without: list[str], summary: pd.
         parts.append("<h3>Correlation of clean-transfer gain with robustness gain</h3>")
         if corr.get("testable"):
             parts.append(f"<p>Cross-fitted Spearman rho averaged over {len(r.design.zero_shot)} languages: {corr['statistic']:+.3f}, "
-                         f"permutation p = {p_value(corr['p'])} (smallest reachable p {corr['min_p']:.3g}; {corr['n_seeds']} seeds).</p>")  # fmt: skip
+                         f"permutation {_p_is(corr['p'])} (smallest reachable p {corr['min_p']:.3g}; {corr['n_seeds']} seeds).</p>")  # fmt: skip
         else:
             parts.append(f"<p>Not tested: {html.escape(str(corr.get('reason')))}.</p>")
         secondary = r.cells[r.cells["family"] == "secondary"]
@@ -488,7 +505,7 @@ def _html(results: dict[str, TargetRobustness], without: list[str], summary: pd.
 
 
 def _markdown(results: dict[str, TargetRobustness], without: list[str], answer: list[str], sweep_dir: Path | str, alpha: float) -> str:
-    lines = [f"# Robustness report: {sweep_dir}", "", "## Answer", "", *answer, ""]
+    lines = [f"# Robustness report: {sweep_dir}", "", "## Answer", "", *[x for a in answer for x in (a, "")]]
     for target in without:
         lines += [f"## {target}", "", f"No per-example confirm rows with a baseline: {NEEDS_EXAMPLES} need them.", ""]
     for target, r in results.items():
@@ -507,9 +524,9 @@ def _markdown(results: dict[str, TargetRobustness], without: list[str], answer: 
             lines += [f"| intermediate | language | {EFFECT} | p (Holm) |", "|---|---|---|---|"]
             lines += [f"| {x.intermediate} | {x.language} | {effect(x.gain, x.ci_low, x.ci_high)} | {p_value(x.p_holm)} |" for x in flagged.itertuples()]
         corr = r.correlation
-        lines += ["", ("Correlation (clean-transfer vs robustness gain): " + (f"rho={corr['statistic']:+.2f}, p={p_value(corr['p'])}" if corr.get("testable") else f"not tested: {corr.get('reason')}")), ""]
+        lines += ["", ("Correlation (clean-transfer vs robustness gain): " + (f"rho={corr['statistic']:+.2f}, {_p_is(corr['p'])}" if corr.get("testable") else f"not tested: {corr.get('reason')}")), ""]
     lines += ["See report.html for figures, all tables and the method notes.", ""]
     return "\n".join(lines)
 
 
-__all__ = ["METHOD_NOTES", "NEEDS_EXAMPLES", "Report", "analyze", "answer_lines"]
+__all__ = ["METHOD_NOTES", "NEEDS_EXAMPLES", "Report", "analyze", "answer_lines", "figure_set"]
