@@ -32,7 +32,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,8 @@ HEAD_TYPE = "ray.head.default"
 FAKE_HEAD_NODE_ID = "fffffffffffffffffffffffffffffffffffffffffffffffffff00000"
 #: The worker node type: a stand-in for cluster.yaml's GPU types (CPUs only here).
 WORKER_TYPE = "worker-spot"
+#: The environment variable that marks this cluster's processes (its temp folder).
+CLUSTER_MARK = "RAYGRID_FAKE_CLUSTER"
 #: Every process of the fake cluster stays on loopback (Ray reads this before
 #: it picks a node's address: 0 means "127.0.0.1", never the machine's
 #: address), without Ray's token authentication (``ray start`` turns it on
@@ -150,9 +151,11 @@ class FakeAutoscalingCluster:
         """The environment of the head and of every process that joins it."""
         return {
             **os.environ, **LOOPBACK_ENV, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1",
-            # autoscaler v2, as `ray up` runs it; it publishes the node types (autoscaler_node_groups reads them)
+            # autoscaler v2, as `ray up` runs it (the driver reads its node types from the monitor's config)
             "RAY_enable_autoscaler_v2": "1", "RAY_CLOUD_INSTANCE_ID": FAKE_HEAD_NODE_ID,
             "RAY_OVERRIDE_NODE_ID_FOR_TESTING": FAKE_HEAD_NODE_ID,
+            # inherited by every process of the cluster, even one whose title Ray rewrites (ray::IDLE)
+            CLUSTER_MARK: str(self.temp_dir),
         }  # fmt: skip
 
     def start(self, timeout_s: float = 120) -> None:
@@ -177,9 +180,9 @@ class FakeAutoscalingCluster:
 
     def shutdown(self) -> int:
         """Kills every process of this cluster (head, autoscaler, worker
-        raylets, their workers) and removes its temp folder; returns how many
-        processes were left once a graceful stop had had its chance (0 is a
-        clean shutdown)."""
+        raylets, their workers, a driver started with :meth:`env`): SIGTERM,
+        then SIGKILL for what is left; removes its temp folder; returns how
+        many processes were still there after both (0: a clean shutdown)."""
         if not self._started:
             return 0
         for sig in (signal.SIGTERM, signal.SIGKILL):
@@ -204,18 +207,19 @@ class FakeAutoscalingCluster:
         self.shutdown()
 
     def pids(self) -> list[int]:
-        """The processes of this cluster: every process whose command line
-        names its temp folder (Ray passes each its session folder)."""
-        mark = str(self.temp_dir).encode()
+        """The processes of this cluster (this one excepted): those whose
+        command line names its temp folder (Ray passes each its session
+        folder) or whose environment carries :data:`CLUSTER_MARK` for it."""
+        folder = str(self.temp_dir).encode()
+        mark = f"{CLUSTER_MARK}={self.temp_dir}".encode()
         out = []
-        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        for proc in Path("/proc").glob("[0-9]*"):
             try:
-                text = cmdline.read_bytes()
+                found = folder in (proc / "cmdline").read_bytes() or mark in (proc / "environ").read_bytes().split(b"\0")
             except OSError:
                 continue
-            pid = int(cmdline.parent.name)
-            if mark in text and pid != os.getpid():
-                out.append(pid)
+            if found and int(proc.name) != os.getpid():
+                out.append(int(proc.name))
         return out
 
     # -- what the cluster holds ------------------------------------------------------------------------------------
@@ -302,12 +306,5 @@ class FakeAutoscalingCluster:
         raise TimeoutError(f"the fake cluster: no {what} after {timeout_s:g} s")
 
 
-def snapshots(cluster: FakeAutoscalingCluster, every_s: float) -> Iterator[tuple[float, list[WorkerNode]]]:
-    """(time, live worker nodes), every ``every_s`` seconds, forever."""
-    while True:
-        yield time.time(), cluster.worker_nodes()
-        time.sleep(every_s)
-
-
-__all__ = ["HEAD_TYPE", "WORKER_TYPE", "FakeAutoscalingCluster", "WorkerNode", "autoscaler_config", "free_port",
-           "snapshots"]  # fmt: skip
+__all__ = ["CLUSTER_MARK", "HEAD_TYPE", "WORKER_TYPE", "FakeAutoscalingCluster", "WorkerNode", "autoscaler_config",
+           "free_port"]  # fmt: skip
