@@ -119,10 +119,12 @@ def autoscaler_node_groups() -> list[NodeGroup]:
     path = monitor_config_path(cluster_address())
     if path is None:
         return []
+    from pathlib import Path
+
     import yaml
 
     try:
-        text = yaml.safe_load(open(path).read())
+        text = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError):
         return []
     return node_groups(text, path) if isinstance(text, Mapping) else []
