@@ -9,9 +9,10 @@ per language (``none -> xnli``), PAWS-X accuracy after ``none`` and after
 ``raygrid.cell.run_cell`` and ``raygrid.attacks.evaluate``. Prints one JSON
 object: the per-seed numbers and mean/std of each effect.
 
-    PYTHONPATH=$PWD python benchmarks/world_effects.py --robustness --seeds 0 1 2 --jobs 9
+    PYTHONPATH=$PWD python benchmarks/world_effects.py --robustness --world .cache/world-typos --typos qqp=0.2 --seeds 0 1 2 --jobs 9
 
-instead measures what each intermediate task (``none``, ``qqp``, ``squad``,
+on a world whose QQP questions carry typos (``--typos``: user-written text,
+as the real QQP's; raygrid.world.noise) instead measures what each intermediate task (``none``, ``qqp``, ``squad``,
 ``anli``) does to the low-resource XNLI target (300 English rows) under
 ``char_noise`` (fixed, rate 0.3): per intermediate and language, the
 clean-accuracy gain and the conditional-robust-accuracy gain over ``none``
@@ -102,19 +103,33 @@ def robustness(world: World, seeds: list[int], out_root: Path, jobs: int) -> Non
     print(json.dumps({"summary": summary, "seeds": seeds}, indent=2))
 
 
+def _typos(given: list[str], parser: argparse.ArgumentParser) -> dict[str, float]:
+    typos = {}
+    for item in given:
+        task, _, rate = item.partition("=")
+        try:
+            typos[task] = float(rate)
+        except ValueError:
+            parser.error(f"--typos {item!r}: allowed: TASK=RATE, e.g. qqp=0.2")
+    return typos
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--world", default=".cache/world")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--out", default="runs/world-effects")
     parser.add_argument("--robustness", action="store_true", help="measure the intermediates' robustness effects instead")
+    parser.add_argument("--typos", nargs="*", default=[], metavar="TASK=RATE",
+                        help="build the world with typos in these tasks (raygrid.world.noise), e.g. qqp=0.2")
     parser.add_argument("--jobs", type=int, default=1, help="--robustness: (seed, intermediate) pairs trained at once, one process each")
     args = parser.parse_args()
 
-    from raygrid.world import build_world
+    from raygrid.world import WorldConfig, build_world
     from raygrid.world.effects import attack_drop, intermediate_gain, low_resource_gain, zero_shot
 
-    world = build_world(args.world, log=print)
+    config = WorldConfig(typos=_typos(args.typos, parser))
+    world = build_world(args.world, config=config, log=print)
     if args.robustness:
         robustness(world, args.seeds, Path(args.out), args.jobs)
         return

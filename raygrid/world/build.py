@@ -34,7 +34,7 @@ from raygrid.world.pretrain import PretrainConfig
 from raygrid.world.tasks import file_plan, lexicons
 
 #: Bump when the generator's output changes for the same seed and config.
-GENERATOR_VERSION = 7  # v7: QQP's questions carry typos (raygrid.world.noise)
+GENERATOR_VERSION = 6
 MANIFEST = "world.json"
 
 DEFAULT_SIZES: Mapping[str, int] = {
@@ -63,7 +63,8 @@ class WorldConfig:
             "sizes": dict(sorted(self.sizes.items())),
             "corpus": asdict(self.corpus),
             "pretrain": asdict(self.pretrain),
-            "typos": dict(sorted(self.typos.items())),
+            # only when given: a world without typos keeps the key it had before the option existed
+            **({"typos": dict(sorted(self.typos.items()))} if self.typos else {}),
         }
 
 

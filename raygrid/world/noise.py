@@ -4,11 +4,14 @@ Real QQP is Quora users' questions as typed: misspellings, a letter
 dropped or doubled, two letters swapped, a neighbouring key hit. SQuAD's
 contexts are edited Wikipedia prose and its questions were written by paid
 crowd workers asked for well-formed questions; MNLI's premises are edited
-text too. The world mirrors that: :data:`DEFAULT_TYPOS` gives QQP's text
-columns typos (both questions, train and dev alike) and leaves every other
-task clean. Nothing about the labels changes: a typo'd paraphrase is still
-a paraphrase; what training on such text does to a model's robustness is
-left to emerge (docs/world.md, "Robustness").
+text too. The world can mirror that:
+``WorldConfig(typos={"qqp": QQP_TYPOS})`` gives QQP's text columns typos
+(both questions, train and dev alike) and leaves every other task clean.
+Nothing about the labels changes: a typo'd paraphrase is still a
+paraphrase; what training on such text does to a model's robustness is
+left to emerge (docs/world.md, "Robustness"). The default world has no
+typos (:data:`DEFAULT_TYPOS` is empty): at ``QQP_TYPOS`` they removed
+QQP's PAWS-X gain that ``tests/world`` checks (docs/world.md).
 
 The typos are the keyboard's, on the English letters the world's English
 uses, and are drawn from their own random stream per file
@@ -42,11 +45,13 @@ TEXT_COLUMNS: Mapping[str, tuple[str, ...]] = MappingProxyType(
     }
 )
 
-#: Task -> share of its words given one typo. QQP's rate is the world's
-#: choice, heavier than the real QQP's (whose share of misspelt words is
-#: lower), so that a 430k-parameter model trained on 3000 rows sees enough
-#: of them; the other tasks are edited text.
-DEFAULT_TYPOS: Mapping[str, float] = MappingProxyType({"qqp": 0.2})
+#: Share of QQP's words given one typo in the robustness world: the world's
+#: choice, heavier than the real QQP's share of misspelt words, so that a
+#: 430k-parameter model trained on 3000 rows sees enough of them.
+QQP_TYPOS = 0.2
+
+#: Task -> share of its words given one typo in the default world: none.
+DEFAULT_TYPOS: Mapping[str, float] = MappingProxyType({})
 
 _ROWS = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 _NEIGHBOURS: dict[str, str] = {}
@@ -101,4 +106,4 @@ def noisy_rows(rows: list[dict[str, Any]], task: str, rng: random.Random, *, rat
     return [{k: add_typos(v, rng, rate=rate) if k in columns and isinstance(v, str) else v for k, v in row.items()} for row in rows]
 
 
-__all__ = ["DEFAULT_TYPOS", "TEXT_COLUMNS", "add_typos", "check_typos", "noisy_rows", "typo_rng"]
+__all__ = ["DEFAULT_TYPOS", "QQP_TYPOS", "TEXT_COLUMNS", "add_typos", "check_typos", "noisy_rows", "typo_rng"]
