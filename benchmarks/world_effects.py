@@ -13,7 +13,7 @@ object: the per-seed numbers and mean/std of each effect.
 
 on a world whose QQP questions carry typos (``--typos``: user-written text,
 as the real QQP's; raygrid.world.noise) instead measures what each intermediate task (``none``, ``qqp``, ``squad``,
-``anli``) does to the low-resource XNLI target (300 English rows) under
+``anli``) does to the low-resource XNLI target (``--target-rows``, 300 English rows) under
 ``char_noise`` (fixed, rate 0.3): per intermediate and language, the
 clean-accuracy gain and the conditional-robust-accuracy gain over ``none``
 (paired by seed), mean over seeds with a 95% t interval
@@ -52,18 +52,23 @@ def _interval(values: list[float]) -> dict[str, float]:
 Numbers = dict[str, dict[str, dict[str, float]]]
 
 
-def _robustness_after(name: str, model_dir: Path, data_dir: Path, out: Path, seed: int) -> tuple[dict[str, dict[str, float]], float]:
+def _robustness_after(
+    name: str, model_dir: Path, data_dir: Path, out: Path, seed: int, target_rows: int
+) -> tuple[dict[str, dict[str, float]], float]:
     """One (seed, intermediate)'s ``language -> endpoint -> value`` and its seconds."""
-    from raygrid.world.effects import robustness_after
+    from dataclasses import replace
+
+    from raygrid.world.effects import ROBUSTNESS_SETTINGS, robustness_after
 
     started = time.perf_counter()
-    measured = robustness_after(name, model_dir, data_dir, out, seed=seed)
+    settings = replace(ROBUSTNESS_SETTINGS, low_resource=target_rows)
+    measured = robustness_after(name, model_dir, data_dir, out, seed=seed, settings=settings)
     numbers = {lang: {"clean": r.clean, "conditional_robust": r.conditional_robust, "attacked": float(r.survived + r.broken)}
                for lang, r in measured.items()}  # fmt: skip
     return numbers, round(time.perf_counter() - started, 1)
 
 
-def robustness(world: World, seeds: list[int], out_root: Path, jobs: int) -> None:
+def robustness(world: World, seeds: list[int], out_root: Path, jobs: int, target_rows: int) -> None:
     """Prints one JSON line per (seed, intermediate), then the per-intermediate,
     per-language gains over ``none``.
 
@@ -79,8 +84,8 @@ def robustness(world: World, seeds: list[int], out_root: Path, jobs: int) -> Non
     pairs = [(name, seed) for name in names for seed in seeds]
     by_seed: dict[int, Numbers] = {seed: {} for seed in seeds}
     with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-        futures = [pool.submit(_robustness_after, name, world.model_dir, world.data_dir, out_root / f"seed{seed}", seed)
-                   for name, seed in pairs]  # fmt: skip
+        futures = [pool.submit(_robustness_after, name, world.model_dir, world.data_dir, out_root / f"seed{seed}", seed,
+                               target_rows) for name, seed in pairs]  # fmt: skip
         for (name, seed), future in zip(pairs, futures, strict=True):
             numbers, seconds = future.result()
             print(json.dumps({"seed": seed, "intermediate": name, "robustness": numbers, "seconds": seconds}), flush=True)
@@ -100,7 +105,7 @@ def robustness(world: World, seeds: list[int], out_root: Path, jobs: int) -> Non
             table["mean of six"] = _interval([statistics.mean(g[i] for lang, g in gains.items() if lang in others)
                                               for i in range(len(per_seed))])  # fmt: skip
             summary[f"{name}/{endpoint}_gain"] = table
-    print(json.dumps({"summary": summary, "seeds": seeds}, indent=2))
+    print(json.dumps({"summary": summary, "seeds": seeds, "target_rows": target_rows}, indent=2))
 
 
 def _typos(given: list[str], parser: argparse.ArgumentParser) -> dict[str, float]:
@@ -122,6 +127,7 @@ def main() -> None:
     parser.add_argument("--robustness", action="store_true", help="measure the intermediates' robustness effects instead")
     parser.add_argument("--typos", nargs="*", default=[], metavar="TASK=RATE",
                         help="build the world with typos in these tasks (raygrid.world.noise), e.g. qqp=0.2")
+    parser.add_argument("--target-rows", type=int, default=300, help="--robustness: English rows of the XNLI target")
     parser.add_argument("--jobs", type=int, default=1, help="--robustness: (seed, intermediate) pairs trained at once, one process each")
     args = parser.parse_args()
 
@@ -131,7 +137,7 @@ def main() -> None:
     config = WorldConfig(typos=_typos(args.typos, parser))
     world = build_world(args.world, config=config, log=print)
     if args.robustness:
-        robustness(world, args.seeds, Path(args.out), args.jobs)
+        robustness(world, args.seeds, Path(args.out), args.jobs, args.target_rows)
         return
     per_seed = []
     for seed in args.seeds:
