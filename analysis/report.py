@@ -21,16 +21,30 @@ import html
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from analysis import figures
+from analysis import figure_checks, figures
 from analysis.robustness import PRIMARY, TargetRobustness, analyze_examples
 from analysis.runs import confirm_runs
 from analysis.stats import holm
-from analysis.tables import load_confirm, load_examples, summary_table
+from analysis.tables import (
+    EFFECT,
+    ENDPOINT_NAMES,
+    display_summary,
+    effect,
+    effect_pivot,
+    effect_table,
+    load_confirm,
+    load_examples,
+    p_value,
+    summary_table,
+)
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 ENDPOINT_LABEL = {
     "conditional_robust_accuracy": "conditional robust accuracy (1 - attack success rate on the examples right clean)",
@@ -99,6 +113,12 @@ class Report:
 
 def _pts(x: float) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"{x * 100:+.1f}"
+
+
+def _p_is(p: float) -> str:
+    """The p-value phrase: "p=0.27" or "p<0.001"."""
+    text = p_value(p)
+    return f"p{text}" if text.startswith("<") else f"p={text}"
 
 
 def _ci(lo: float, hi: float) -> str:
@@ -200,7 +220,7 @@ def _headline_text(target: str, r: TargetRobustness) -> str:
     n_h = int(r.headline["flagged"].astype(bool).sum()) if len(r.headline) else 0
     corr = r.correlation
     corr_text = (
-        f"correlation of clean-transfer and robustness gains: rho={corr['statistic']:+.2f}, p={corr['p']:.2g}"
+        f"correlation of clean-transfer and robustness gains: rho={corr['statistic']:+.2f}, {_p_is(corr['p'])}"
         if corr.get("testable")
         else f"correlation not tested: {corr.get('reason')}"
     )
@@ -255,7 +275,7 @@ def analyze(
     for target, r in results.items():
         _write_tables(out, target, r)
         findings["targets"][target] = _findings(r)
-        r.figures = _figures(target, r)
+        r.figures = _figures(target, r, alpha)
     for target in without:
         findings["targets"][target] = {"needs_per_example_rows": NEEDS_EXAMPLES}
     findings["answer"] = answer
@@ -330,7 +350,8 @@ def _write_tables(out: Path, target: str, r: TargetRobustness) -> None:
     r.per_attack.assign(target=target).to_csv(out / f"{target}_per_attack.csv", index=False)
 
 
-def _figures(target: str, r: TargetRobustness) -> dict[str, bytes]:
+def figure_set(target: str, r: TargetRobustness, alpha: float = 0.05) -> dict[str, Figure]:
+    """The report's figures of one target, as matplotlib Figures (none without the primary endpoint)."""
     primary = r.cells[r.cells["endpoint"] == PRIMARY]
     if primary.empty:
         return {}
@@ -339,24 +360,57 @@ def _figures(target: str, r: TargetRobustness) -> dict[str, bytes]:
     gains = clean.merge(zero[["intermediate", "language", "gain"]].rename(columns={"gain": "robust_gain"}), on=["intermediate", "language"])
     per_attack = r.per_attack[r.per_attack["endpoint"] == PRIMARY]
     out = {
-        "headline": figures.headline_heatmap(zero, f"{target}: change in conditional robust accuracy vs standard fine-tuning"),
+        "headline": figures.headline_heatmap(zero, f"{target}: conditional robust accuracy, gain over standard fine-tuning", r.headline, alpha),
         "forest": figures.forest(zero, f"{target}: conditional robust accuracy gain per language"),
         "scatter": figures.clean_vs_robust(gains, f"{target}: clean-transfer gain vs robustness gain"),
     }
     if not per_attack.empty:
-        out["heatmaps"] = figures.heatmaps(per_attack, f"{target}: per attack (exploratory)")
+        out["heatmaps"] = figures.heatmaps(per_attack, f"{target}: conditional robust accuracy gain per attack (exploratory)")
     return out
+
+
+def _figures(target: str, r: TargetRobustness, alpha: float) -> dict[str, bytes]:
+    """:func:`figure_set` as PNGs; a figure the legibility check
+    (:mod:`analysis.figure_checks`) finds fault with gets a note."""
+    out = {}
+    for key, fig in figure_set(target, r, alpha).items():
+        found = figure_checks.problems(fig, max_css_width=figures.MAX_CSS_WIDTH)
+        if found:
+            r.notes.append(f"figure {key!r} is not fully legible: " + "; ".join(found[:3]) + (" ..." if len(found) > 3 else ""))
+        out[key] = figures.png(fig)
+    return out
+
+
+#: Columns that hold names, not numbers: left-aligned.
+TEXT_COLUMNS = {"target", "intermediate", "language", "attack", "endpoint", "metric", "flagged"}
+#: A table of class ``leadK`` has its first K columns (names) left-aligned.
+_LEAD_CSS = "".join(f"table.lead{k} td:nth-child(-n+{k}),table.lead{k} th:nth-child(-n+{k}){{text-align:left}}" for k in range(1, 6))
 
 
 def _table(frame: pd.DataFrame, max_rows: int = 200) -> str:
     shown = frame.head(max_rows)
-    body = shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes="t", na_rep="")
+    lead = next((k for k, c in enumerate(shown.columns) if c not in TEXT_COLUMNS), len(shown.columns))
+    body = shown.to_html(index=False, float_format=lambda v: f"{v:.4g}", border=0, classes=f"t lead{min(lead, 5)}", na_rep="")
     more = f"<p class='note'>{len(frame) - max_rows} more rows in the CSV files.</p>" if len(frame) > max_rows else ""
     return body + more
 
 
 def _img(png: bytes, alt: str) -> str:
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+    """The PNG embedded at its natural size (its fonts at their point size; see :mod:`analysis.figures`)."""
+    width, height = figures.css_size(png)
+    return f'<img alt="{html.escape(alt)}" width="{width}" height="{height}" src="data:image/png;base64,{base64.b64encode(png).decode()}">'
+
+
+def _headline_caption(r: TargetRobustness, alpha: float) -> str:
+    attacks = ", ".join(r.design.attacks) or "none"
+    return (
+        "<p class='caption'>Change in conditional robust accuracy (the share of the examples a model gets right clean that it "
+        "still gets right under attack), intermediate-task training minus standard fine-tuning, in points, paired on examples "
+        f"and seeds ({len(r.design.seeds)} seeds), averaged over the attacks {html.escape(attacks)}; under each value its 95% "
+        f"interval. Blue: more robust than the baseline; red: less. * and a frame: Holm-adjusted p &lt; {alpha:g} (cells: Holm "
+        "over the target's (intermediate, language) cells; the last row, the mean over zero-shot languages: Holm over every "
+        "(target, intermediate) pair of the report).</p>"
+    )
 
 
 def _design_items(r: TargetRobustness) -> list[str]:
@@ -400,9 +454,9 @@ def _html(results: dict[str, TargetRobustness], without: list[str], summary: pd.
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         "<title>raygrid robustness report</title>",
         "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222;font-size:15px}"
-        "table.t{border-collapse:collapse;font-size:13px;margin:0.5em 0}table.t td,table.t th{padding:2px 6px;"
-        "border-bottom:1px solid #ddd;text-align:right}img{max-width:100%;display:block;margin:1em 0}"
-        ".note{color:#555;font-size:13px}h2{border-bottom:2px solid #ccc}.answer{background:#f4f7fb;padding:0.6em 1em}</style></head><body>",
+        "table.t{border-collapse:collapse;font-size:13px;margin:0.5em 0;font-variant-numeric:tabular-nums}table.t td,table.t th{padding:2px 6px;"
+        "border-bottom:1px solid #ddd;text-align:right}" + _LEAD_CSS + "img{max-width:100%;height:auto;display:block;margin:1em 0}"
+        ".note{color:#555;font-size:13px}.caption{color:#333;font-size:14px;max-width:60em;margin-top:-0.5em}h2{border-bottom:2px solid #ccc}.answer{background:#f4f7fb;padding:0.6em 1em}</style></head><body>",
         "<h1>Intermediate-task training and adversarial robustness</h1>",
         f"<p class='note'>Sweep: {html.escape(str(sweep_dir))}. Flags: Holm-adjusted p &lt; {alpha}.</p>",
         "<div class='answer'><h2>Answer</h2>" + "".join(f"<p>{html.escape(a)}</p>" for a in answer) + "</div>",
@@ -413,15 +467,15 @@ def _html(results: dict[str, TargetRobustness], without: list[str], summary: pd.
                      "Per-seed means are in the tidy table below.</p>")  # fmt: skip
     for target, r in results.items():
         parts.append(f"<h2 id='{html.escape(target)}'>{html.escape(target)}</h2>")
-        parts.append("<h3>Design</h3><ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in _design_items(r)) + "</ul>")
         figs = r.figures
         if "headline" in figs:
-            parts.append("<h3>Headline figure</h3>" + _img(figs["headline"], f"{target} headline"))
+            parts.append("<h3>Headline figure</h3>" + _img(figs["headline"], f"{target} headline") + _headline_caption(r, alpha))
+        parts.append("<h3>Design</h3><ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in _design_items(r)) + "</ul>")
         parts.append("<h3>Per intermediate, averaged over zero-shot languages (confirmatory, Holm across targets)</h3>")
-        parts.append(_table(r.headline) if len(r.headline) else "<p>Not formed (see the design).</p>")
+        parts.append(_table(effect_table(r.headline)) if len(r.headline) else "<p>Not formed (see the design).</p>")
         primary = r.cells[r.cells["family"] == "cells"]
         parts.append("<h3>Per (intermediate, language) cells, conditional robust accuracy (confirmatory, Holm per target)</h3>")
-        parts.append(_table(primary.drop(columns=["endpoint", "family"])) if len(primary) else "<p>None.</p>")
+        parts.append(_table(effect_table(primary.drop(columns=["endpoint", "family"]))) if len(primary) else "<p>None.</p>")
         for key, caption in (("forest", "Forest plot"), ("scatter", "Clean-transfer gain vs robustness gain")):
             if key in figs:
                 parts.append(f"<h3>{caption}</h3>" + _img(figs[key], f"{target} {caption}"))
@@ -429,35 +483,37 @@ def _html(results: dict[str, TargetRobustness], without: list[str], summary: pd.
         parts.append("<h3>Correlation of clean-transfer gain with robustness gain</h3>")
         if corr.get("testable"):
             parts.append(f"<p>Cross-fitted Spearman rho averaged over {len(r.design.zero_shot)} languages: {corr['statistic']:+.3f}, "
-                         f"permutation p = {corr['p']:.3g} (smallest reachable p {corr['min_p']:.3g}; {corr['n_seeds']} seeds).</p>")  # fmt: skip
+                         f"permutation {_p_is(corr['p'])} (smallest reachable p {corr['min_p']:.3g}; {corr['n_seeds']} seeds).</p>")  # fmt: skip
         else:
             parts.append(f"<p>Not tested: {html.escape(str(corr.get('reason')))}.</p>")
         secondary = r.cells[r.cells["family"] == "secondary"]
         parts.append("<h3>Secondary endpoints (reported, not flagged)</h3>")
-        parts.append(_table(secondary.drop(columns=["p_holm", "flagged", "family"])) if len(secondary) else "<p>None.</p>")
+        parts.append(_table(effect_table(secondary.drop(columns=["p_holm", "flagged", "family"]))) if len(secondary) else "<p>None.</p>")
         english = r.cells[r.cells["family"] == "english"]
         if len(english):
-            parts.append("<h3>English (the training language; its own family)</h3>" + _table(english.drop(columns=["family"])))
+            parts.append("<h3>English (the training language; its own family)</h3>" + _table(effect_table(english.drop(columns=["family"]))))
         if "heatmaps" in figs:
             parts.append("<h3>Per attack (exploratory, unadjusted)</h3>" + _img(figs["heatmaps"], f"{target} per attack"))
-        parts.append(_table(r.per_attack))
+        for endpoint, rows in r.per_attack.groupby("endpoint", sort=False):
+            parts.append(f"<p class='note'>{html.escape(ENDPOINT_NAMES.get(str(endpoint), str(endpoint)))} per attack: {EFFECT}, "
+                         f"unadjusted (p and MDE in {html.escape(target)}_per_attack.csv)</p>" + _table(effect_pivot(rows)))  # fmt: skip
     parts.append("<h2>Tidy table (mean over seeds, aggregate rows)</h2>")
-    parts.append(_table(summary))
+    parts.append(_table(display_summary(summary)))
     parts.append("<h2>Method notes</h2>" + METHOD_NOTES)
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
 def _markdown(results: dict[str, TargetRobustness], without: list[str], answer: list[str], sweep_dir: Path | str, alpha: float) -> str:
-    lines = [f"# Robustness report: {sweep_dir}", "", "## Answer", "", *answer, ""]
+    lines = [f"# Robustness report: {sweep_dir}", "", "## Answer", "", *[x for a in answer for x in (a, "")]]
     for target in without:
         lines += [f"## {target}", "", f"No per-example confirm rows with a baseline: {NEEDS_EXAMPLES} need them.", ""]
     for target, r in results.items():
         lines += [f"## {target}", "", "Design:", "", *[f"- {i}" for i in _design_items(r)], ""]
         lines += ["Per intermediate, averaged over zero-shot languages (points, 95% interval, Holm p):", ""]
-        lines += ["| intermediate | gain | 95% interval | p (Holm) | MDE | seeds |", "|---|---|---|---|---|---|"]
+        lines += [f"| intermediate | {EFFECT} | p (Holm) | MDE, points | seeds |", "|---|---|---|---|---|"]
         lines += [
-            f"| {x.intermediate} | {_pts(x.gain)} | {_ci(x.ci_low, x.ci_high)} | {x.p_holm:.2g} | {abs(x.mde) * 100:.1f} | {x.n_seeds} |"
+            f"| {x.intermediate} | {effect(x.gain, x.ci_low, x.ci_high)} | {p_value(x.p_holm)} | {abs(x.mde) * 100:.1f} | {x.n_seeds} |"
             for x in r.headline.itertuples()
         ]
         flagged = r.cells[(r.cells["family"] == "cells") & r.cells["flagged"].astype(bool)].sort_values("p_holm")
@@ -465,12 +521,12 @@ def _markdown(results: dict[str, TargetRobustness], without: list[str], answer: 
         if flagged.empty:
             lines.append("none")
         else:
-            lines += ["| intermediate | language | gain (points) | 95% interval | p (Holm) |", "|---|---|---|---|---|"]
-            lines += [f"| {x.intermediate} | {x.language} | {_pts(x.gain)} | {_ci(x.ci_low, x.ci_high)} | {x.p_holm:.2g} |" for x in flagged.itertuples()]
+            lines += [f"| intermediate | language | {EFFECT} | p (Holm) |", "|---|---|---|---|"]
+            lines += [f"| {x.intermediate} | {x.language} | {effect(x.gain, x.ci_low, x.ci_high)} | {p_value(x.p_holm)} |" for x in flagged.itertuples()]
         corr = r.correlation
-        lines += ["", ("Correlation (clean-transfer vs robustness gain): " + (f"rho={corr['statistic']:+.2f}, p={corr['p']:.2g}" if corr.get("testable") else f"not tested: {corr.get('reason')}")), ""]
+        lines += ["", ("Correlation (clean-transfer vs robustness gain): " + (f"rho={corr['statistic']:+.2f}, {_p_is(corr['p'])}" if corr.get("testable") else f"not tested: {corr.get('reason')}")), ""]
     lines += ["See report.html for figures, all tables and the method notes.", ""]
     return "\n".join(lines)
 
 
-__all__ = ["METHOD_NOTES", "NEEDS_EXAMPLES", "Report", "analyze", "answer_lines"]
+__all__ = ["METHOD_NOTES", "NEEDS_EXAMPLES", "Report", "analyze", "answer_lines", "figure_set"]

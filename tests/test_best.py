@@ -59,7 +59,7 @@ def test_cli_json_and_table(sweep: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert len(out) == len(LANGS) and {o["attack"] for o in out} == {"typo"}
     assert main(["best", str(sweep), "--target", "xnli", "--language", "ru"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[1].split()[:3] == ["language", "attack", "intermediate"] and lines[2].split()[0] == "ru"
+    assert lines[2].split()[:2] == ["language", "intermediate"] and lines[3].split()[0] == "ru"  # clean: no attack column
 
 
 def _error(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:

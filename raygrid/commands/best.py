@@ -1,14 +1,16 @@
 """``raygrid best``: the best configuration per language of a finished sweep.
 
-Reads only the results store (pandas + pyarrow): no Ray, no torch; works on a
-copy of the sweep directory. See :func:`raygrid.query.best_config`.
+Reads only the results store (pandas + pyarrow) and the folder's spec: no
+Ray, no torch; writes nothing, so it works on a read-only copy of the sweep
+directory. See :func:`raygrid.query.best_config`; the table is
+:mod:`raygrid.best_table`'s (the searched hyper-parameters as columns, the
+value as mean ± sd over the confirm seeds), ``--json`` the full answer.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 from typing import Any
 
 
@@ -34,15 +36,16 @@ def register(sub: Any) -> None:
     )
     p.add_argument("--attack", help="only this attack (for attack metrics)")
     p.add_argument("--selection", default="english-dev", choices=("english-dev", "oracle"))
-    p.add_argument("--json", action="store_true", help="a JSON list instead of a table")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="a JSON list (every field, the full training config and checkpoint paths) instead of the table",
+    )
     p.set_defaults(func=run)
 
 
-def _fmt(value: float) -> str:
-    return "-" if value is None or math.isnan(value) else f"{value:.4f}"
-
-
 def run(args: argparse.Namespace) -> int:
+    from raygrid.best_table import table
     from raygrid.query import best_config
 
     best = best_config(
@@ -56,22 +59,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps([b.to_dict() for b in best], indent=2, sort_keys=True))
         return 0
-    header = ("language", "attack", "intermediate", args.metric or best[0].metric, "std", "seeds", "config", "checkpoint")
-    rows = [
-        (
-            b.language,
-            b.attack,
-            b.intermediate,
-            _fmt(b.value),
-            _fmt(b.std),
-            str(b.n_seeds),
-            json.dumps(b.config, sort_keys=True, separators=(",", ":")),
-            b.checkpoint,
-        )
-        for b in best
-    ]
-    widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-    print(f"# target {best[0].target}, selection {best[0].selection} (on {best[0].selection_metric})")
-    for row in (header, *rows):
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+    print("\n".join(table(args.sweep_dir, best)))
     return 0

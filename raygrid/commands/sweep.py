@@ -43,6 +43,7 @@ def register(sub: Any) -> None:
     p.add_argument("--address", help="join this Ray cluster (default: start Ray locally)")
     p.add_argument("--name", help="override the spec's name (the sweep folder is <storage>/<name>)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_verbose(p)
     _add_segment_trials(p)
     add_trust_remote_code(p)
     _add_force_unlock(p)
@@ -56,7 +57,8 @@ def register(sub: Any) -> None:
     )
     p.add_argument("sweep_dir", metavar="DIR", help="the sweep folder: a local path or s3://bucket/prefix/NAME")
     p.add_argument("--address", help="join this Ray cluster (default: start Ray locally)")
-    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_verbose(p)
     _add_segment_trials(p)
     add_trust_remote_code(p)
     _add_force_unlock(p)
@@ -70,6 +72,15 @@ def register(sub: Any) -> None:
     p.add_argument("sweep_dir", metavar="DIR", help="the sweep folder: a local path or s3://bucket/prefix/NAME")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=status)
+
+
+def _add_verbose(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show what Ray, Tune and Train print (cluster start, Tune's tables, warnings) on the terminal; by "
+        "default it goes to the sweep's log, <sweep>/logs/ray.log, and the terminal shows raygrid's progress",
+    )
 
 
 def _add_segment_trials(parser: argparse.ArgumentParser) -> None:
@@ -132,7 +143,8 @@ def run(args: argparse.Namespace) -> int:
     if changes:
         spec = spec.replace(**changes)
     outcome = run_sweep(spec, address=args.address, quiet=args.quiet, segment_trials=args.segment_trials,
-                        trust_remote_code=args.trust_remote_code, force_unlock=args.force_unlock)  # fmt: skip
+                        trust_remote_code=args.trust_remote_code, force_unlock=args.force_unlock,
+                        verbose=args.verbose)  # fmt: skip
     _print_progress(outcome.progress)
     print(f"sweep: {outcome.sweep_dir}  ({outcome.seconds:.0f}s)")
     return 0
@@ -144,7 +156,7 @@ def resume(args: argparse.Namespace) -> int:
     outcome = resume_sweep(
         args.sweep_dir, address=args.address, quiet=args.quiet, segment_trials=args.segment_trials,
         trust_remote_code=args.trust_remote_code,
-        force_unlock=args.force_unlock,
+        force_unlock=args.force_unlock, verbose=args.verbose,
     )  # fmt: skip
     _print_progress(outcome.progress)
     print(f"sweep: {outcome.sweep_dir}  ({outcome.seconds:.0f}s)")
@@ -159,6 +171,9 @@ def status(args: argparse.Namespace) -> int:
         print(json.dumps(progress, indent=2))
     else:
         _print_progress(progress)
+        if progress.get("unit_paths"):
+            ran = ", ".join(f"{n} {path}" for path, n in progress["unit_paths"].items())
+            print(f"units finished by path: {ran} (local: in the trial's process; trainer: Train worker actors)")
         if progress.get("writer"):
             print(f"writer: {progress['writer']['description']}")
     return 0

@@ -9,7 +9,8 @@ and stays small for the sweep's life.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import ray
 
@@ -21,10 +22,15 @@ TRIAL_RESOURCE_TOTAL = 1000.0
 
 
 def start(address: str | None, spec: SweepSpec) -> None:
-    """Starts (or joins) Ray and checks that one trial of ``spec`` fits."""
+    """Starts (or joins) Ray and checks that one trial of ``spec`` fits: on
+    the live nodes, or on what the cluster's autoscaler may add (a sweep
+    submitted to an autoscaling cluster at its minimum size)."""
     start_ray(address)
-    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-    check_resources(spec, ray.cluster_resources(), nodes)
+    live = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    groups = autoscaler_node_groups()
+    cluster, nodes = with_autoscaling(ray.cluster_resources(), live, groups)
+    check_node_groups(spec, groups, live)
+    check_resources(spec, cluster, nodes)
 
 
 def start_ray(address: str | None) -> None:
@@ -73,41 +79,165 @@ def check_resources(spec: SweepSpec, cluster: Mapping[str, float], nodes: list[M
     return max(1, min(fits) if fits else 1)
 
 
-def autoscaler_node_groups() -> list[tuple[dict[str, float], int]]:
-    """(resources of one node, how many more the autoscaler may start) per
-    node type of the cluster's autoscaler config; [] without an autoscaler
-    (a local cluster, or one started by hand)."""
+class NodeGroup(NamedTuple):
+    """One node type of the cluster's autoscaler config (a plain
+    ``(resources, max_count)`` pair still reads as one)."""
+
+    resources: dict[str, float]  # of one node
+    max_count: int  # how many the autoscaler may start (-1: no limit)
+    name: str = ""  # the node type, as the config names it
+    source: str = ""  # where the config was read (for error messages)
+
+
+#: The command line option Ray's autoscaler monitor reads its config from.
+_MONITOR_CONFIG_OPTION = "--autoscaling-config="
+
+
+def autoscaler_node_groups() -> list[NodeGroup]:
+    """The worker node types the cluster's autoscaler may start; [] without
+    an autoscaler (a local cluster, or one started by hand).
+
+    Read from the cluster config the GCS publishes where something reports
+    it (``ray._private.state.get_cluster_config``; Ray 2.60's own autoscaler
+    never does), else from the config file of the autoscaler monitor of this
+    cluster running on this machine: the driver runs on the head, and so does
+    the monitor (``ray up`` starts it with ``--autoscaling-config=
+    ~/ray_bootstrap_config.yaml``).
+    """
     try:
         from ray._private.state import state
 
         config = state.get_cluster_config()
     except Exception:  # noqa: BLE001 - a private API: no config means no autoscaling
+        config = None
+    if config is not None and config.node_group_configs:
+        return [
+            NodeGroup({str(k): float(v) for k, v in g.resources.items()}, int(g.max_count), str(g.name), "the GCS")
+            for g in config.node_group_configs
+            if g.resources and g.max_count != 0
+        ]
+    path = monitor_config_path(cluster_address())
+    if path is None:
         return []
-    if config is None:
+    from pathlib import Path
+
+    import yaml
+
+    try:
+        text = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError):
         return []
-    groups = []
-    for group in config.node_group_configs:
-        resources = {str(k): float(v) for k, v in group.resources.items()}
-        if resources and group.max_count != 0:
-            groups.append((resources, int(group.max_count)))
-    return groups
+    return node_groups(text, path) if isinstance(text, Mapping) else []
+
+
+def monitor_config_path(gcs_address: str) -> str | None:
+    """The ``--autoscaling-config`` of the autoscaler monitor (v1 or v2)
+    whose ``--gcs-address`` is ``gcs_address``, among this machine's
+    processes; None if there is none."""
+    from pathlib import Path
+
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if not any(a.endswith(("autoscaler/v2/monitor.py", "autoscaler/_private/monitor.py")) for a in args[:3]):
+            continue
+        if f"--gcs-address={gcs_address}" not in args:
+            continue
+        for arg in args:
+            if arg.startswith(_MONITOR_CONFIG_OPTION):
+                return os.path.expanduser(arg[len(_MONITOR_CONFIG_OPTION) :])
+    return None
+
+
+def node_groups(config: Mapping[str, object], source: str) -> list[NodeGroup]:
+    """The worker node types of a cluster launcher config (``cluster.yaml``'s
+    ``available_node_types``, the head type excluded); each type's
+    ``max_workers`` is capped by the config's own ``max_workers``."""
+    types = config.get("available_node_types")
+    if not isinstance(types, Mapping):
+        return []
+    cap = config.get("max_workers")
+    out = []
+    for name, node_type in types.items():
+        if name == config.get("head_node_type") or not isinstance(node_type, Mapping):
+            continue
+        raw = node_type.get("max_workers", cap if cap is not None else -1)
+        max_count = int(raw) if isinstance(raw, (int, float)) else -1
+        if isinstance(cap, (int, float)) and (max_count < 0 or max_count > cap):
+            max_count = int(cap)
+        resources = node_type.get("resources")
+        if isinstance(resources, Mapping) and max_count != 0:
+            out.append(NodeGroup({str(k): float(v) for k, v in resources.items()}, max_count, str(name), source))
+    return out
+
+
+def check_node_groups(spec: SweepSpec, groups: Sequence[NodeGroup], live: Sequence[Mapping[str, float]] = ()) -> None:
+    """Refuses an autoscaler config on which no trial of ``spec`` can ever
+    run, before the sweep starts: no node (live, or of a node type) carries
+    the trial resource, or the node types that fit a trial worker may not
+    start enough nodes for one trial's workers (the live nodes count too).
+    Nothing without ``groups``.
+
+    Raises:
+        ConfigError: one line naming the node type, the field, its value and
+            what is allowed.
+    """
+    if not groups:
+        return
+    source = groups[0].source
+    if not any(node.get(TRIAL_RESOURCE, 0.0) > 0 for node in [*live, *(g.resources for g in groups)]):
+        raise ConfigError(
+            f"{source}: available_node_types: no node type has resources.{TRIAL_RESOURCE} (and no live node "
+            f"has it); allowed: the head node type with {TRIAL_RESOURCE}: {int(TRIAL_RESOURCE_TOTAL)} (cluster.yaml), "
+            f"worker types with {TRIAL_RESOURCE}: 0"
+        )
+    r = spec.resources
+    need = {"CPU": r.cpus_per_worker, **({"GPU": r.gpus_per_worker} if r.use_gpu else {})}
+
+    def per_node(resources: Mapping[str, float]) -> int:
+        """How many trial workers one node holds."""
+        fits = [int(resources.get(name, 0.0) // amount) for name, amount in need.items() if amount > 0]
+        return min(fits) if fits else r.num_workers
+
+    holding = [(g, per_node(g.resources)) for g in groups if per_node(g.resources) > 0]
+    if not holding:
+        return  # no type fits one worker: check_resources names the resource and the largest node
+    if any(group.max_count < 0 for group, _ in holding):
+        return
+    # a type's max_workers counts its live nodes too: the live nodes reach
+    # further only where some were started by hand
+    grown = sum(each * group.max_count for group, each in holding)
+    if max(grown, sum(per_node(node) for node in live)) < r.num_workers:
+        group, each = max(holding, key=lambda pair: pair[1] * pair[0].max_count)
+        wanted = -(-(r.num_workers - (grown - each * group.max_count)) // each)
+        raise ConfigError(
+            f"{source}: available_node_types.{group.name}.max_workers: {group.max_count} ({each} trial worker(s) "
+            f"a node), but one trial needs {r.num_workers} workers ({spec.source}: resources.num_workers); "
+            f"allowed: at least {wanted}"
+        )
 
 
 def with_autoscaling(
-    cluster: Mapping[str, float], nodes: list[Mapping[str, float]], groups: list[tuple[dict[str, float], int]]
+    cluster: Mapping[str, float],
+    nodes: list[Mapping[str, float]],
+    groups: Sequence[NodeGroup | tuple[dict[str, float], int]],
 ) -> tuple[dict[str, float], list[Mapping[str, float]]]:
     """The resources an autoscaling cluster can reach: the live nodes plus
     each node type's maximum count (-1: unbounded, counted as 64 nodes). A
     sweep submitted to an autoscaling cluster at its minimum size sizes its
     concurrency by what the cluster can grow to; Tune's pending trials are
-    what makes the autoscaler add nodes."""
+    what makes the autoscaler add nodes. The nodes returned are the live
+    ones, then one of each node type."""
     grown: dict[str, float] = {}
-    for resources, max_count in groups:
+    for resources, max_count, *_ in groups:
         count = 64 if max_count < 0 else max_count
         for name, amount in resources.items():
             grown[name] = grown.get(name, 0.0) + amount * count
     total = {name: max(cluster.get(name, 0.0), grown.get(name, 0.0)) for name in {*cluster, *grown}}
-    return total, [*nodes, *(resources for resources, _ in groups)]
+    return total, [*nodes, *(group[0] for group in groups)]
+
 
 def cluster_address() -> str:
     """The address a second driver process joins this driver's cluster with."""
@@ -119,5 +249,6 @@ def shutdown() -> None:
         ray.shutdown()
 
 
-__all__ = ["TRIAL_RESOURCE", "autoscaler_node_groups", "check_resources", "cluster_address", "shutdown", "start",
-           "start_ray", "with_autoscaling"]  # fmt: skip
+__all__ = ["TRIAL_RESOURCE", "NodeGroup", "autoscaler_node_groups", "check_node_groups", "check_resources",
+           "cluster_address", "monitor_config_path", "node_groups", "shutdown", "start", "start_ray",
+           "with_autoscaling"]  # fmt: skip

@@ -13,6 +13,7 @@ The sweep folder ``<storage>/<name>/`` (a local or shared folder, or
     results/          the results store (Parquet; see docs/results.md)
     tune/ train/      Ray Tune's experiment state; Ray Train's runs
     tensorboard/      English-dev curves per cell and unit
+    logs/ray.log      what Ray, Tune and Train print during a run (raygrid.sweep.quiet; --verbose: the terminal)
 
 Nothing is created before the spec, the storage and the cluster's resources
 have been checked.
@@ -20,11 +21,12 @@ have been checked.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from raygrid.errors import ConfigError
 from raygrid.layout import RESULTS_DIR, SPEC_FILE, SWEEP_FILE, TUNE_DIR
@@ -32,6 +34,9 @@ from raygrid.spec import LEGACY_DEFAULTS, SweepSpec, check_storage
 from raygrid.storage import Location, storage_problem
 from raygrid.sweep.folder import read_spec_file, started_spec
 from raygrid.version import __version__
+
+if TYPE_CHECKING:
+    from raygrid.sweep.quiet import RayOutput
 
 
 def resolve_paths(spec: SweepSpec) -> SweepSpec:
@@ -130,6 +135,7 @@ def run_sweep(
     in_process: bool = False,
     trust_remote_code: bool = False,
     force_unlock: bool = False,
+    verbose: bool = False,
 ) -> SweepOutcome:
     """Runs a sweep to the end (or resumes it, if its folder exists with the
     same spec). A folder started with a different spec is refused with what
@@ -145,6 +151,11 @@ def run_sweep(
     The run holds the sweep folder's lease (:mod:`raygrid.sweep.lease`): a
     sweep that another writer holds is refused with who holds it, unless
     ``force_unlock`` (only when that writer is gone for good).
+
+    What Ray, Tune and Train print goes to the sweep's log file
+    (:mod:`raygrid.sweep.quiet`: ``<sweep>/logs/ray.log``), opened once
+    the lease is held; raygrid's progress line stays on the terminal
+    (``quiet``: not even that). ``verbose`` redirects nothing.
     """
     check_local_model(spec)
     spec = resolve_paths(spec)
@@ -158,14 +169,45 @@ def run_sweep(
         raise ConfigError(f"{sweep_dir}: not a sweep folder (no {SWEEP_FILE}); start it with `raygrid run`")
     else:
         check_storage(spec)
+    from raygrid.sweep import quiet as ray_output
+
+    with contextlib.nullcontext() if verbose else ray_output.RayOutput() as output:
+        return _run(spec, sweep_dir, existing, output, address=address, quiet=quiet, trial_function=trial_function,
+                    segment_trials=segment_trials, in_process=in_process, trust_remote_code=trust_remote_code,
+                    force_unlock=force_unlock)  # fmt: skip
+
+
+def _run(
+    spec: SweepSpec,
+    sweep_dir: Location,
+    existing: bool,
+    output: RayOutput | None,
+    *,
+    address: str | None,
+    quiet: bool,
+    trial_function: Any,
+    segment_trials: int | None,
+    in_process: bool,
+    trust_remote_code: bool,
+    force_unlock: bool,
+) -> SweepOutcome:
+    """:func:`run_sweep` once its checks that need no cluster have passed;
+    ``output``: the :class:`~raygrid.sweep.quiet.RayOutput` that takes
+    Ray's output (``None``: ``--verbose``)."""
     from raygrid.sweep import cluster, lease
+    from raygrid.sweep import quiet as ray_output
 
     started = time.perf_counter()
     writer: lease.Lease | None = None
     try:
         cluster.start(address, spec)  # checks the cluster before anything is written
         sweep_dir.mkdir()
-        writer = lease.acquire(sweep_dir, force=force_unlock)  # one writer per sweep, until the end of the run
+        # one writer per sweep, until the end of the run
+        writer = lease.acquire(sweep_dir, force=force_unlock, log=ray_output.say)
+        if output is not None:  # the log is the writer's: opened once the lease is held
+            log = output.to_file(ray_output.log_path(sweep_dir))
+            if not quiet:
+                ray_output.say(f"Ray's output goes to {log} (--verbose: to the terminal)")
         if not existing and (sweep_dir / SWEEP_FILE).is_file():  # another writer started it meanwhile
             _check_same(started_spec(sweep_dir), spec, sweep_dir)
             existing = True
@@ -224,11 +266,13 @@ def resume_sweep(
     segment_trials: int | None = None,
     trust_remote_code: bool = False,
     force_unlock: bool = False,
+    verbose: bool = False,
 ) -> SweepOutcome:
     """Resumes a sweep from its folder (local or ``s3://``). ``spec.yaml``
     must still be the spec the sweep started with (an edited one is refused
     with what changed). ``trust_remote_code`` is not remembered by the
-    folder: a sweep run with it is resumed with it again."""
+    folder: a sweep run with it is resumed with it again. ``verbose``: as
+    :func:`run_sweep`'s."""
     sweep_dir = _open_sweep_dir(sweep_dir)
     started = started_spec(sweep_dir)
     current = read_spec_file(sweep_dir / SPEC_FILE)
@@ -238,13 +282,13 @@ def resume_sweep(
     # storage and name are runtime fields, outside the fingerprint and keys.
     started = started.model_copy(update={"storage": str(sweep_dir.parent), "name": sweep_dir.name})
     return run_sweep(started, address=address, resume=True, quiet=quiet, segment_trials=segment_trials,
-                     trust_remote_code=trust_remote_code, force_unlock=force_unlock)  # fmt: skip
+                     trust_remote_code=trust_remote_code, force_unlock=force_unlock, verbose=verbose)  # fmt: skip
 
 
 def sweep_status(sweep_dir: Location | Path | str) -> dict[str, Any]:
     """Cells done / running / pending, trials, failures and the best value
     per cell, from the sweep folder alone (no Ray, no cluster)."""
-    from raygrid.sweep.plan import JOURNAL, Planner
+    from raygrid.sweep.plan import JOURNAL, Planner, unit_paths
 
     sweep_dir = _open_sweep_dir(sweep_dir)
     spec = started_spec(sweep_dir)
@@ -252,7 +296,8 @@ def sweep_status(sweep_dir: Location | Path | str) -> dict[str, Any]:
         raise ConfigError(f"{sweep_dir}: the sweep has not started any trial yet (no {JOURNAL})")
     # A read-only look: a private in-memory copy of the journal; nothing is
     # written to the folder and no RUNNING trial is failed (tests/sweep/test_readonly.py).
-    return {**Planner(spec, sweep_dir, read_only=True).progress(), "writer": _current_writer(sweep_dir)}
+    progress = Planner(spec, sweep_dir, read_only=True).progress()
+    return {**progress, "unit_paths": unit_paths(sweep_dir), "writer": _current_writer(sweep_dir)}
 
 
 def _current_writer(sweep_dir: Location) -> dict[str, Any] | None:

@@ -122,6 +122,7 @@ class TrialRecord:
     resumed_from_steps: list[int] = field(default_factory=list)  # every restart that continued from a saved state
     # confirm units with confirm.replicate_intermediate: the seed's own intermediate checkpoint they started from
     replicated_intermediate: str | None = None
+    path: str | None = None  # how the unit ran: "local" or "trainer" (raygrid.sweep.ray_backend); None: not known
 
     def write(self, sweep_dir: Location | Path | str) -> None:
         path = Location.of(sweep_dir) / TRIALS_DIR / f"{self.key}.json"
@@ -147,6 +148,18 @@ class TrialRecord:
         except FileNotFoundError:
             return None
         return cls(**json.loads(data))
+
+
+def unit_paths(sweep_dir: Location | Path | str) -> dict[str, int]:
+    """How many finished units ran each way (their records' ``path``:
+    ``local``, ``trainer``, or ``unknown`` for records that do not say)."""
+    trials = Location.of(sweep_dir) / TRIALS_DIR
+    counts: dict[str, int] = {}
+    for name in trials.names():
+        if name.endswith(".json"):
+            path = json.loads((trials / name).read_bytes()).get("path") or "unknown"
+            counts[path] = counts.get(path, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 class _Finished:

@@ -7,13 +7,17 @@ cell, multiplexed through Optuna's ask/tell API); its scheduler
 when *its cell's* Optuna pruner says so, so early stopping only ever compares
 trials of the same cell. Each Tune trial is a function that runs one Ray
 Train ``TorchTrainer`` (Train V2: a Trainer is not passed to the Tuner); the
-Train workers run :func:`raygrid.sweep.work.run_unit`.
+Train workers run :func:`raygrid.sweep.work.run_unit`. A one-worker unit
+on a one-node cluster runs that ``TorchTrainer`` in local mode inside its
+trial's process (the *local* path, :class:`LocalUnitTrial`;
+``RAYGRID_UNIT_PATH=trainer`` turns it off).
 
 Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
 
 - the trial function holds 0 CPU and 0.01 of the custom resource
   ``raygrid_trial``, so the Train workers get the CPUs (a trial holding a CPU
-  starves its own workers on a small machine);
+  starves its own workers on a small machine); a local trial, which is its
+  unit's only worker, holds the worker's CPUs and GPUs (:func:`trial_resources`);
 - the Train run name is the unit key (no timestamp) and its storage is in the
   sweep folder, so a retried unit, or one asked again after a killed driver,
   resumes from its last checkpoint (``ray.train.get_checkpoint``): Train V2
@@ -31,6 +35,30 @@ Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
   on which the scheduler says STOP never reaches the searcher's
   ``on_trial_result``: the scheduler reports to the searcher itself, found at
   call time through ``tune_controller.search_alg``;
+- Tune reuses a finished trial's process for the next trial
+  (``reuse_actors``; every trial holds the same resources): the trial pays
+  no Ray worker start and no ``ray.train.torch`` import after the first.
+  But Tune caches the process of a trial it stopped (pruned) without
+  stopping anything in it until the next trial asks for it: a function
+  trial's ``TorchTrainer`` would train on and write. So the trainer path
+  reuses processes only when the spec prunes nothing; a local trial waits
+  at each report until Tune asks for the next result (:class:`_Channel`)
+  and is stopped when its process is handed on;
+- Train's controller polls its workers every ``RAY_TRAIN_HEALTH_CHECK_INTERVAL_S``
+  (2 s by default; raygrid: 0.25 s unless set): a unit's end reaches the
+  trial that much sooner (benchmarks/unit_profile.py: teardown 6.1 -> 1.0 s);
+- Train V2's local mode (``ScalingConfig(num_workers=0)``) cannot run inside
+  a Tune *function* trial: ``ray.train.report``, ``get_context`` and
+  ``get_checkpoint`` raise ``DeprecationWarning`` ("deprecated when running
+  in a function passed to Ray Tune") whenever Tune's function session is set
+  in the process. A Tune *class* trainable has no such session: one-worker
+  units on a one-node cluster run there (:class:`LocalUnitTrial`, the
+  *local* path), every other unit in a full ``TorchTrainer`` (the *trainer*
+  path; :func:`unit_path`). Local mode's ``report`` keeps a checkpoint in
+  memory only (no storage, no controller, no retries): the local path saves
+  its states in the sweep folder (:mod:`raygrid.sweep.unit_state`), retries
+  an error ``max_failures`` times in the trial and a lost trial process
+  through Tune's ``FailureConfig``;
 - Tune keeps every trial of an experiment, and its JSON state, for the
   experiment's life: the scheduler has the controller forget trials that
   finished cleanly (:func:`forget_finished_trials`, which edits private
@@ -40,10 +68,13 @@ Facts of Ray 2.60 this relies on (see docs/ray-notes.md and DESIGN.md):
 from __future__ import annotations
 
 import functools
+import json
 import logging
 import math
 import os
+import queue
 import sys
+import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -63,9 +94,41 @@ from raygrid.storage import Location
 from raygrid.sweep import retention
 from raygrid.sweep.cluster import TRIAL_RESOURCE, autoscaler_node_groups, check_resources, start_ray, with_autoscaling
 from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit
+from raygrid.sweep.quiet import TERMINAL
 from raygrid.sweep.segment_size import default_segment_trials
 
 OBJECTIVE = "objective"
+
+#: Ray Train V2's controller poll interval (propagated to the controller from
+#: the process that calls ``fit``), and raygrid's value for it.
+TRAIN_POLL_ENV, TRAIN_POLL_S = "RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", "0.25"
+
+#: A file that every process of the sweep appends its unit spans to (one
+#: JSON line each: time, event, unit key, pid, the process's start time);
+#: unset, nothing is written. benchmarks/unit_profile.py sets it.
+SPANS_ENV = "RAYGRID_UNIT_SPANS"
+
+
+def _span(event: str, key: str, **fields: float) -> None:
+    """Appends one span event to :data:`SPANS_ENV` (a no-op when unset)."""
+    where = os.environ.get(SPANS_ENV)
+    if not where:
+        return
+    line = {"t": time.time(), "event": event, "unit": key, "pid": os.getpid(),
+            "process_started": _process_started(), **fields}  # fmt: skip
+    with open(where, "a") as handle:  # one short line per write: appends do not interleave
+        handle.write(json.dumps(line) + "\n")
+
+
+def _process_started() -> float | None:
+    """When this process started (seconds since the epoch; Linux's /proc, else ``None``)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(int(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))  # fmt: skip
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    return boot + ticks / os.sysconf("SC_CLK_TCK")
 
 
 # -- the trial: one Train run per unit ------------------------------------------------------
@@ -95,12 +158,16 @@ def _placement(use_gpu: bool, multitask: bool) -> Any:
 class _TrainReporter:
     """Forwards each English-dev evaluation to Ray Train (a collective)."""
 
+    def __init__(self, key: str) -> None:
+        self.key = key
+
     def report(self, metrics: Mapping[str, float], state_dir: Path | None) -> None:
+        _span("report", self.key, step=float(metrics.get("step", 0.0)), loop_seconds=float(metrics.get("seconds", 0.0)))
         checkpoint = ray.train.Checkpoint.from_directory(str(state_dir)) if state_dir is not None else None
         ray.train.report(dict(metrics), checkpoint=checkpoint)
 
 
-def _unit_context(config: Mapping[str, Any]) -> Any:
+def _unit_context(config: Mapping[str, Any], path: str) -> Any:
     from raygrid.grid import expand
     from raygrid.sweep.folder import read_spec_file
     from raygrid.sweep.work import UnitContext
@@ -111,7 +178,7 @@ def _unit_context(config: Mapping[str, Any]) -> Any:
     cell = expand(spec).by_key[unit.cell_key]
     # from the driver's command line (--trust-remote-code), not from the sweep folder
     trust = config.get("trust_remote_code") is True
-    return UnitContext(spec=spec, sweep_dir=sweep_dir, unit=unit, cell=cell, trust_remote_code=trust)
+    return UnitContext(spec=spec, sweep_dir=sweep_dir, unit=unit, cell=cell, trust_remote_code=trust, path=path)
 
 
 def _train_worker(config: dict[str, Any]) -> None:
@@ -119,17 +186,20 @@ def _train_worker(config: dict[str, Any]) -> None:
     from raygrid.sweep.work import run_unit
     from raygrid.train.loop import is_saved_state
 
-    ctx = _unit_context(config)
+    _span("worker.start", config["unit"]["key"])
+    ctx = _unit_context(config, TRAINER_PATH)
     placement = _placement(ctx.spec.resources.use_gpu, len(ctx.cell.tasks) > 1)
     checkpoint = ray.train.get_checkpoint()
+    reporter = _TrainReporter(ctx.unit.key)
     if checkpoint is None:
-        record = run_unit(ctx, placement, reporter=_TrainReporter())
+        record = run_unit(ctx, placement, reporter=reporter)
     else:
         with checkpoint.as_directory() as state_dir:
             # Train's controller can hand back a checkpoint whose folder is
             # already gone (its bookkeeping lags the reports): start afresh then.
             resume = Path(state_dir) if is_saved_state(Path(state_dir)) else None
-            record = run_unit(ctx, placement, reporter=_TrainReporter(), resume_from=resume)
+            record = run_unit(ctx, placement, reporter=reporter, resume_from=resume)
+    _span("unit.end", ctx.unit.key, unit_seconds=float(record.seconds))
     ray.train.report({"raygrid_done": 1.0, OBJECTIVE: _finite(record.objective)})
 
 
@@ -139,16 +209,27 @@ def _finite(value: float | None) -> float:
 
 def _trial(config: dict[str, Any]) -> None:
     """The Tune trial function: one TorchTrainer run for one unit."""
+    sweep_dir = Location.of(config["sweep_dir"])
+    unit = Unit.from_config(config["unit"])
+    _span("trial.start", unit.key)
+    try:
+        _run_trial(config, sweep_dir, unit)
+    finally:
+        _span("trial.end", unit.key)
+
+
+def _run_trial(config: dict[str, Any], sweep_dir: Location, unit: Unit) -> None:
     from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
     from ray.train.torch import TorchTrainer
     from ray.tune.integration.ray_train import TuneReportCallback
 
-    sweep_dir = Location.of(config["sweep_dir"])
-    unit = Unit.from_config(config["unit"])
     record = TrialRecord.read(sweep_dir, unit.key)
     if record is not None and record.status == "complete":  # finished before a restart: never rerun
         tune.report({"raygrid_done": 1.0, OBJECTIVE: _finite(record.objective), "raygrid_reused": 1.0})
         return
+    # Train's controller polls its workers this often (Ray's default: 2 s): a
+    # unit's end (and each report) reaches the trial up to one interval late
+    os.environ.setdefault(TRAIN_POLL_ENV, TRAIN_POLL_S)
     resources = config["resources"]
     per_worker = {"CPU": resources["cpus_per_worker"]}
     if resources["use_gpu"]:
@@ -170,16 +251,260 @@ def _trial(config: dict[str, Any]) -> None:
             callbacks=[TuneReportCallback()],
         ),
     )
+    _span("fit.start", unit.key)
     try:
         trainer.fit()
     except Exception as exc:  # the run failed after its retries: record it, the sweep goes on
         message = f"{type(exc).__name__}: {exc}".strip()[:4000]  # Train nests the worker's error inside
-        TrialRecord(unit.key, "failed", None, error=message).write(sweep_dir)
+        TrialRecord(unit.key, "failed", None, error=message, path=TRAINER_PATH).write(sweep_dir)
         tune.report({"raygrid_failed": 1.0, OBJECTIVE: float("nan")})
     else:
+        _span("fit.end", unit.key)
         # The unit's checkpoint and record are written: its resume states
         # (optimizer included: three times the model) are of no more use.
         remove_train_run(sweep_dir, unit.key)
+
+
+# -- the local path: one worker, in the trial's own process ---------------------------------------
+
+#: How a unit runs: ``trainer`` (a ``TorchTrainer`` with its controller and
+#: worker actors) or ``local`` (Train V2's local mode inside the trial's process).
+TRAINER_PATH, LOCAL_PATH = "trainer", "local"
+#: Forces one path for every unit of a sweep (benchmarks compare the two); unset: :func:`unit_path` chooses.
+UNIT_PATH_ENV = "RAYGRID_UNIT_PATH"
+
+
+def unit_path(spec: SweepSpec, live_nodes: int, autoscaling: bool) -> str:
+    """``local`` where the units can run locally (one worker each, on a
+    one-node cluster with no autoscaler), else ``trainer``;
+    :data:`UNIT_PATH_ENV` forces one.
+
+    On the local path a unit trains in its Tune trial's process, so a lost
+    node would take the trial with it; with one node that is the whole sweep
+    (resumed as after a kill -9). On a cluster of several nodes, or one that
+    may grow, units keep their Train worker actors, whose loss Train retries
+    from the last checkpoint while the trial lives on the head; so do units
+    of several workers (DDP).
+
+    Raises:
+        ConfigError: :data:`UNIT_PATH_ENV` names no path, or ``local`` where
+            units cannot run locally.
+    """
+    chosen = os.environ.get(UNIT_PATH_ENV, "")
+    if chosen not in ("", TRAINER_PATH, LOCAL_PATH):
+        raise ConfigError(f"{UNIT_PATH_ENV}={chosen!r}: allowed: {TRAINER_PATH!r}, {LOCAL_PATH!r} or unset")
+    if chosen == TRAINER_PATH:
+        return TRAINER_PATH
+    several_workers = spec.resources.num_workers != 1
+    elsewhere = live_nodes != 1 or autoscaling
+    if not chosen:
+        return TRAINER_PATH if several_workers or elsewhere else LOCAL_PATH
+    if several_workers:
+        raise ConfigError(
+            f"{UNIT_PATH_ENV}=local: {spec.source}: resources.num_workers is {spec.resources.num_workers}; "
+            f"allowed: the local path runs units of 1 worker"
+        )
+    if elsewhere:
+        raise ConfigError(
+            f"{UNIT_PATH_ENV}=local: the cluster has {live_nodes} node(s)"
+            f"{' and an autoscaler' if autoscaling else ''}; allowed: one node (a lost node would lose its trials)"
+        )
+    return LOCAL_PATH
+
+
+def trial_resources(spec: SweepSpec, path: str) -> dict[str, float]:
+    """What a trial holds: on the trainer path 0 CPU (its Train workers hold
+    the CPUs; a trial holding one would starve them on a small machine), on
+    the local path its one worker's CPUs and GPUs (it is the worker); both
+    0.01 of :data:`TRIAL_RESOURCE`."""
+    if path == TRAINER_PATH:
+        return {"CPU": 0, TRIAL_RESOURCE: 0.01}
+    r = spec.resources
+    return {"CPU": r.cpus_per_worker, **({"GPU": r.gpus_per_worker} if r.use_gpu else {}), TRIAL_RESOURCE: 0.01}
+
+
+class UnitStopped(BaseException):
+    """Raised in a local unit's thread when Tune stopped its trial (pruned,
+    or the experiment ended): not an error, never retried."""
+
+
+class _Channel:
+    """A local unit's results, from its thread to its trial's ``step``, one
+    at a time: the thread waits after each report until Tune asks for the
+    next result, so a trial Tune stopped (and may keep for reuse) trains no
+    further and writes nothing more."""
+
+    def __init__(self) -> None:
+        self._results: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._go = threading.Semaphore(0)
+        self._stopped = threading.Event()
+        self._waiting = False  # the thread waits for the last report's result to be taken
+
+    def report(self, metrics: dict[str, Any]) -> None:
+        """The unit's thread: hands over one result, then waits for the next ask."""
+        if self._stopped.is_set():
+            raise UnitStopped()
+        self._results.put(("report", metrics))
+        self._go.acquire()
+        if self._stopped.is_set():
+            raise UnitStopped()
+
+    def finish(self, kind: str, value: Any) -> None:
+        self._results.put((kind, value))
+
+    def next(self) -> tuple[str, Any]:
+        """Tune's ``step``: lets the thread go on, then waits for its next result."""
+        if self._waiting:
+            self._go.release()
+        kind, value = self._results.get()
+        self._waiting = kind == "report"
+        return kind, value
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._go.release()
+
+
+class _LocalReporter:
+    """Each English-dev evaluation of a local unit: its state saved in the
+    sweep folder, the metrics to Train's API and to the trial's Tune results."""
+
+    def __init__(self, key: str, states: Any, channel: _Channel) -> None:
+        self.key, self.states, self.channel = key, states, channel
+
+    def report(self, metrics: Mapping[str, float], state_dir: Path | None) -> None:
+        _span("report", self.key, step=float(metrics.get("step", 0.0)), loop_seconds=float(metrics.get("seconds", 0.0)))
+        if state_dir is not None:
+            self.states.save(state_dir, int(metrics.get("step", 0)))
+        ray.train.report(dict(metrics))  # local mode: kept as the run's last metrics
+        self.channel.report(dict(metrics))
+
+
+def _local_worker(config: dict[str, Any], channel: _Channel) -> dict[str, float]:
+    """The train function of a local unit (Train's local mode: this process),
+    resumed from its newest saved state."""
+    from raygrid.sweep.unit_state import LocalStates
+    from raygrid.sweep.work import run_unit
+
+    key = config["unit"]["key"]
+    _span("worker.start", key)
+    ctx = _unit_context(config, LOCAL_PATH)
+    placement = _placement(ctx.spec.resources.use_gpu, len(ctx.cell.tasks) > 1)
+    states = LocalStates(ctx.sweep_dir, key)
+    if _trained(ctx.sweep_dir, key):  # its checkpoint is complete (a kill after it): run_unit trains nothing,
+        record = run_unit(ctx, placement, reporter=_LocalReporter(key, states, channel))  # so nothing is resumed
+    else:
+        with states.latest() as resume:
+            record = run_unit(ctx, placement, reporter=_LocalReporter(key, states, channel), resume_from=resume)
+    _span("unit.end", key, unit_seconds=float(record.seconds))
+    return {"raygrid_done": 1.0, OBJECTIVE: _finite(record.objective)}
+
+
+def _trained(sweep_dir: Location | Path, key: str) -> bool:
+    """The unit's checkpoint is complete, with its objective (as :func:`run_unit` checks)."""
+    from raygrid.unit import phases
+
+    trained = phases.find_trained(phases.checkpoint_of(sweep_dir, key))
+    return trained is not None and trained.objective is not None
+
+
+def _run_local(config: dict[str, Any], channel: _Channel) -> dict[str, float]:
+    """One local unit to its end: retried from its newest state after an
+    error, ``max_failures`` times (as Train retries a worker group), then
+    recorded failed."""
+    from ray.train import RunConfig, ScalingConfig
+    from ray.train.torch import TorchTrainer
+
+    sweep_dir = Location.of(config["sweep_dir"])
+    unit = Unit.from_config(config["unit"])
+    record = TrialRecord.read(sweep_dir, unit.key)
+    if record is not None and record.status == "complete":  # finished before a restart: never rerun
+        return {"raygrid_done": 1.0, OBJECTIVE: _finite(record.objective), "raygrid_reused": 1.0}
+    retries = int(config["max_failures"])
+    attempt = 0
+    while True:
+        trainer = TorchTrainer(
+            lambda loop_config: _local_worker(loop_config, channel),
+            train_loop_config=config,
+            scaling_config=ScalingConfig(num_workers=0),  # local mode: the train function runs here
+            run_config=RunConfig(name=unit.key),
+        )
+        _span("fit.start", unit.key)
+        try:
+            result = trainer.fit()
+        except Exception as exc:  # the unit's error (local mode raises it as it is)
+            if attempt < retries:
+                attempt += 1
+                continue
+            message = f"{type(exc).__name__}: {exc}".strip()[:4000]
+            TrialRecord(unit.key, "failed", None, error=message, path=LOCAL_PATH).write(sweep_dir)
+            return {"raygrid_failed": 1.0, OBJECTIVE: float("nan")}
+        _span("fit.end", unit.key)
+        remove_train_run(sweep_dir, unit.key)  # its saved states are of no more use
+        return dict(result.return_value)
+
+
+class LocalUnitTrial(tune.Trainable):
+    """The Tune trial of a unit on the local path.
+
+    A class trainable, not a function: inside a Tune *function* trial Ray
+    2.60 refuses ``ray.train.report``, ``get_context`` and ``get_checkpoint``
+    (``DeprecationWarning``: Tune's session is set in the process); a class
+    trainable has no such session, so Train V2's local mode runs with its
+    API. The unit runs in a thread of this process (:func:`_run_local`);
+    each ``step`` returns its next result. Tune reuses the process for the
+    next unit (``reuse_actors``): torch, transformers and raygrid stay
+    imported. A process lost mid-unit is retried by Tune (the experiment's
+    ``FailureConfig``) and resumes from the unit's newest saved state.
+    """
+
+    def setup(self, config: dict[str, Any]) -> None:
+        self._begin(config)
+
+    def _begin(self, config: dict[str, Any]) -> None:
+        self._key = str(config["unit"]["key"])
+        _span("trial.start", self._key)
+        self._channel = _Channel()
+        self._thread = threading.Thread(target=self._run, args=(config, self._channel), daemon=True,
+                                        name=f"raygrid-unit-{self._key}")  # fmt: skip
+        self._thread.start()
+
+    @staticmethod
+    def _run(config: dict[str, Any], channel: _Channel) -> None:
+        try:
+            channel.finish("done", _run_local(config, channel))
+        except UnitStopped:
+            channel.finish("stopped", None)
+        except BaseException as exc:  # noqa: BLE001 - raised in step(): Tune records the trial's error
+            channel.finish("error", exc)
+
+    def step(self) -> dict[str, Any]:
+        kind, value = self._channel.next()
+        if kind == "report":
+            return dict(value)
+        _span("trial.end", self._key)
+        if kind == "error":
+            raise value
+        return {**(value or {}), "done": True}
+
+    def reset_config(self, new_config: dict[str, Any]) -> bool:
+        """Tune hands this process the next unit: the last one's thread is
+        stopped first (a unit Tune stopped waits at its last report)."""
+        self._channel.stop()
+        self._thread.join(timeout=30)
+        if self._thread.is_alive():
+            return False  # Tune then starts a fresh process
+        self._begin(new_config)
+        return True
+
+    def cleanup(self) -> None:
+        self._channel.stop()
+
+    def save_checkpoint(self, checkpoint_dir: str) -> None:
+        return None  # the unit's states live in the sweep folder (raygrid.sweep.unit_state)
+
+    def load_checkpoint(self, checkpoint: Any) -> None:
+        return None
 
 
 def remove_train_run(sweep_dir: Location, key: str) -> None:
@@ -204,10 +529,12 @@ class CellSearcher(Searcher):
         *,
         segment_trials: int | None = None,
         trust_remote_code: bool = False,
+        path: str | None = None,
     ) -> None:
         super().__init__(metric=OBJECTIVE, mode="max")
         self.spec = spec
         self.sweep_dir = Location.of(sweep_dir)
+        self.path = path  # how this experiment's units run (TRAINER_PATH, LOCAL_PATH): records the driver writes say so
         self.segment_trials = segment_trials  # None: the whole sweep in this experiment
         # --trust-remote-code of this command line: it travels to the workers
         # in each trial's config, never through the (untrusted) sweep folder
@@ -267,6 +594,7 @@ class CellSearcher(Searcher):
         if unit is None:
             return None
         assert isinstance(unit, Unit)
+        _span("suggest", unit.key)
         self.issued += 1
         self.live[trial_id] = unit
         return {
@@ -297,16 +625,17 @@ class CellSearcher(Searcher):
         unit = self.live.pop(trial_id, None)
         if unit is None:  # unknown, or a second result for it: ignored
             return
+        _span("complete", unit.key)
         record = TrialRecord.read(self.sweep_dir, unit.key)
         if trial_id in self.pruned:
             self.pruned.discard(trial_id)
             remove_train_run(self.sweep_dir, unit.key)
             value = (result or {}).get(OBJECTIVE)
-            record = TrialRecord(unit.key, "pruned", None if value is None else float(value))
+            record = TrialRecord(unit.key, "pruned", None if value is None else float(value), path=self.path)
             record.write(self.sweep_dir)
         elif record is None:
             kind = "errored" if error else "ended without a result"
-            record = TrialRecord(unit.key, "failed", None, error=f"Tune trial {kind}")
+            record = TrialRecord(unit.key, "failed", None, error=f"Tune trial {kind}", path=self.path)
             record.write(self.sweep_dir)
         self.finished_seconds.append(record.seconds)
         self.planner.complete(unit, record)
@@ -558,12 +887,15 @@ def run_experiment(
     progress line's elapsed and remaining time.
     """
     start_ray(address)
-    nodes = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
-    cluster, nodes = with_autoscaling(ray.cluster_resources(), nodes, autoscaler_node_groups())
+    live = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
+    groups = autoscaler_node_groups()
+    cluster, nodes = with_autoscaling(ray.cluster_resources(), live, groups)
     concurrency = check_resources(spec, cluster, nodes)
     if spec.max_concurrent_trials:
         concurrency = min(concurrency, spec.max_concurrent_trials)
-    trainable = tune.with_resources(trial_function or _trial, {"CPU": 0, TRIAL_RESOURCE: 0.01})
+    path = TRAINER_PATH if trial_function is not None else unit_path(spec, len(live), bool(groups))
+    default_trial = LocalUnitTrial if path == LOCAL_PATH else _trial
+    trainable = tune.with_resources(trial_function or default_trial, trial_resources(spec, path))
     if segment_trials is None:
         segment_trials = default_segment_trials(concurrency)
     # Tune's own CSV/JSON/TensorBoard logger per trial: raygrid writes its
@@ -574,8 +906,11 @@ def run_experiment(
     _quiet_missing_trial_metrics()
     sweep_dir = Location.of(sweep_dir)
     discard_tune_state(sweep_dir)
-    searcher = CellSearcher(spec, sweep_dir, segment_trials=segment_trials or None, trust_remote_code=trust_remote_code)
-    callbacks: list[Any] = [TrimFinishedTrials()] + ([] if quiet else [ProgressCallback(searcher, started=started)])
+    searcher = CellSearcher(spec, sweep_dir, segment_trials=segment_trials or None, trust_remote_code=trust_remote_code,
+                            path=None if trial_function is not None else path)  # fmt: skip
+    # the progress line on the terminal, not in the sweep's Ray log (raygrid.sweep.quiet)
+    progress = [] if quiet else [ProgressCallback(searcher, started=started, stream=TERMINAL)]
+    callbacks: list[Any] = [TrimFinishedTrials(), *progress]
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
@@ -583,6 +918,12 @@ def run_experiment(
             scheduler=CellPruningScheduler(),
             num_samples=-1,  # the searcher says when it is FINISHED
             max_concurrent_trials=concurrency,
+            # A finished trial's process runs the next trial: no new Ray worker
+            # process, torch already imported. Tune keeps a process whose trial
+            # it stopped (pruned) without stopping a function trial's thread:
+            # on the trainer path its Train run would go on and write, so
+            # reuse there only when nothing is ever pruned.
+            reuse_actors=path == LOCAL_PATH or spec.early_stopping.type == "none",
         ),
         run_config=tune.RunConfig(
             name=TUNE_DIR,
@@ -590,7 +931,9 @@ def run_experiment(
             storage_filesystem=(sweep_dir / TUNE_DIR).arrow()[0],
             callbacks=callbacks,
             verbose=0,
-            failure_config=tune.FailureConfig(max_failures=0),  # retries happen inside Train
+            # trainer path: retries happen inside Train; local path: an error
+            # is retried in the trial, a lost trial process by Tune
+            failure_config=tune.FailureConfig(max_failures=spec.max_failures if path == LOCAL_PATH else 0),
         ),
     )
     return Experiment(results=tuner.fit(), searcher=searcher)
@@ -613,9 +956,15 @@ def discard_tune_state(sweep_dir: Location) -> None:
 
 
 __all__ = [
+    "LOCAL_PATH",
+    "TRAINER_PATH",
+    "UNIT_PATH_ENV",
     "CellPruningScheduler",
     "CellSearcher",
     "Experiment",
+    "LocalUnitTrial",
     "discard_tune_state",
     "run_experiment",
+    "trial_resources",
+    "unit_path",
 ]

@@ -25,7 +25,10 @@ checkpoints.
 The child: ``python -m raygrid.sweep.segments SWEEP_DIR --address ADDR
 --report FILE --parent PID [...]``, one JSON report in FILE. It writes as
 part of its supervisor, which holds the sweep's writer lease for the whole
-run (:mod:`raygrid.sweep.lease`): the child never takes it.
+run (:mod:`raygrid.sweep.lease`): the child never takes it. Its stdout and
+stderr are the supervisor's: the sweep's log file unless ``--verbose``
+(:mod:`raygrid.sweep.quiet`); ``--terminal-fd`` is the terminal, for the
+progress line.
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from raygrid.errors import ConfigError, RaygridError
 from raygrid.faults import fault_point
 from raygrid.storage import Location
 from raygrid.sweep import lease
+from raygrid.sweep import quiet as ray_output
 from raygrid.sweep.folder import started_spec
 
 INTERRUPT_GRACE_S = 120.0  # a child interrupted with the supervisor stops its trials in this time
@@ -139,7 +143,14 @@ def _run_child(
             command.append("--trust-remote-code")
         if trial_function is not None:
             command += ["--trial-function", function_reference(trial_function)]
-        child = subprocess.Popen(command)  # its output is the supervisor's
+        # Its descriptors 1 and 2 are the supervisor's: the sweep's log, or
+        # (--verbose: no terminal_fd) the terminal.
+        terminal = ray_output.terminal_fd()
+        extra: dict[str, Any] = {}
+        if terminal is not None:
+            command += ["--terminal-fd", str(terminal)]
+            extra["pass_fds"] = (terminal,)
+        child = subprocess.Popen(command, **extra)
         try:
             code = _wait(child)
         except KeyboardInterrupt:  # the child stops its trials as Tune does on SIGINT, then we stop
@@ -151,9 +162,11 @@ def _run_child(
             raise
         if code in (0, 2) and report.is_file():
             return SegmentReport.read(report)  # exit 2 with a report: a one-line error, raised here
+    log = ray_output.current_log()
     raise SweepProcessError(
-        f"{sweep_dir}: the sweep's driver process exited with status {code}; finished trials and results are kept: "
-        f"`raygrid resume {sweep_dir}` goes on from there"
+        f"{sweep_dir}: the sweep's driver process exited with status {code}"
+        + (f" (its output: {log})" if log else "")
+        + f"; finished trials and results are kept: `raygrid resume {sweep_dir}` goes on from there"
     )
 
 
@@ -297,8 +310,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true")
     parser.add_argument("--trial-function")
     parser.add_argument("--trust-remote-code", action="store_true")
+    parser.add_argument("--terminal-fd", type=int, help="raygrid's progress line goes here (stdout/stderr: the log)")
     args = parser.parse_args(argv)
     _die_with(args.parent)
+    if args.terminal_fd is not None:
+        ray_output.use_terminal(args.terminal_fd)
     try:
         function = resolve_function(args.trial_function) if args.trial_function else None
         report = run_segment(Location.of(args.sweep_dir), address=args.address, segment_trials=args.segment_trials,

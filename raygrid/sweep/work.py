@@ -64,6 +64,7 @@ class UnitContext:
     unit: Unit
     cell: Cell
     trust_remote_code: bool = False
+    path: str | None = None  # how the unit runs ("local" or "trainer", raygrid.sweep.ray_backend), kept in its record
 
 
 def data_sources(spec: SweepSpec) -> Any:
@@ -298,6 +299,7 @@ def run_unit(
         seconds=time.perf_counter() - started,
         resumed_from_steps=resumes,
         replicated_intermediate=unit.parent_checkpoint if ctx.cell.replicated_intermediate else None,
+        path=ctx.path,
     )
     if placement.rank != 0:
         return record
@@ -490,7 +492,7 @@ def _evaluate_encoder(ctx: UnitContext, placement: Placement, started: float) ->
     spec, unit, cell = ctx.spec, ctx.unit, ctx.cell
     task = get_task(str(cell.target))
     source = unit.parent_checkpoint or spec.model.name_or_path
-    record = TrialRecord(unit.key, "complete", None, checkpoint=source, seconds=0.0)
+    record = TrialRecord(unit.key, "complete", None, checkpoint=source, seconds=0.0, path=ctx.path)
     if placement.rank != 0:
         return record
     tokenizer = load_tokenizer(spec.model.name_or_path, trust_remote_code=ctx.trust_remote_code)

@@ -29,6 +29,7 @@ from raygrid.fileio import atomic_write_text
 from raygrid.keys import stable_key
 from raygrid.world.corpus import CorpusConfig, corpus_lines
 from raygrid.world.lexicon import PROFILES
+from raygrid.world.noise import DEFAULT_TYPOS, check_typos, noisy_rows, typo_rng
 from raygrid.world.pretrain import PretrainConfig
 from raygrid.world.tasks import file_plan, lexicons
 
@@ -53,6 +54,8 @@ class WorldConfig:
     sizes: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SIZES))
     corpus: CorpusConfig = CorpusConfig()
     pretrain: PretrainConfig = PretrainConfig()
+    #: task -> share of its words given a typo (raygrid.world.noise: user-written text)
+    typos: Mapping[str, float] = field(default_factory=lambda: dict(DEFAULT_TYPOS))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -60,6 +63,8 @@ class WorldConfig:
             "sizes": dict(sorted(self.sizes.items())),
             "corpus": asdict(self.corpus),
             "pretrain": asdict(self.pretrain),
+            # only when given: a world without typos keeps the key it had before the option existed
+            **({"typos": dict(sorted(self.typos.items()))} if self.typos else {}),
         }
 
 
@@ -94,11 +99,14 @@ def read_manifest(root: Path) -> dict[str, Any] | None:
 
 def write_data(root: Path, seed: int, config: WorldConfig) -> dict[str, int]:
     """Writes every task file under ``root`` (``<task>/<split>.<lang>.jsonl``); returns rows per file."""
+    check_typos(config.typos)
     lex = lexicons(seed, config.cognate_share)
     written: dict[str, int] = {}
     for task, split, lang, make, n in file_plan(config.sizes):
         rng = random.Random(f"data:{task}:{split}:{lang}:{seed}")
         rows = make(rng, lex[lang], n)
+        if config.typos.get(task, 0.0) > 0.0:
+            rows = noisy_rows(rows, task, typo_rng(task, split, lang, seed), rate=config.typos[task])
         path = root / task / f"{split}.{lang}.jsonl"
         atomic_write_text(path, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         written[f"{task}/{split}.{lang}"] = len(rows)

@@ -12,7 +12,11 @@ model:
 * :func:`low_resource_gain` -- ``none -> xnli`` versus ``anli -> xnli``,
   the target trained on 300 English rows: XNLI accuracy per language;
 * :func:`attack_drop` -- the ``none -> xnli`` model's clean accuracy and its
-  accuracy under an attack, per language.
+  accuracy under an attack, per language;
+* :func:`robustness_by_intermediate` -- ``none``, ``qqp``, ``squad``,
+  ``anli`` before the low-resource XNLI target: clean accuracy and the
+  primary robustness endpoint (conditional robust accuracy, ``1 - attack
+  success rate``) under an attack, per language.
 
 ``benchmarks/world_effects.py`` repeats them over seeds (docs/world.md
 holds the measured means and standard deviations); ``tests/world`` checks
@@ -22,11 +26,12 @@ them with margins set from that variance.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from raygrid.cell import CellSpec, Overrides, run_cell
+from raygrid.errors import ConfigError
 from raygrid.tasks.types import Split
 
 #: Hyper-parameters of the effect cells (a tiny model wants a large learning rate).
@@ -35,6 +40,14 @@ XNLI_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=10.0, batch_size=32, m
 PAWSX_OVERRIDES = Overrides(learning_rate=3e-4, num_epochs=8.0, batch_size=16, max_seq_length=64)
 QQP_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=10.0, batch_size=32, max_seq_length=64)  # 3000 rows: 940 steps
 ANLI_OVERRIDES = XNLI_OVERRIDES  # the same relation, as many rows
+# 2000 rows of three-sentence contexts (about 60 tokens with the question): 630 steps
+SQUAD_OVERRIDES = Overrides(learning_rate=1e-3, num_epochs=10.0, batch_size=32, max_seq_length=96)
+#: The attack of the robustness cells (char_noise's fixed mode at the rate of attack_drop).
+CHAR_NOISE: Mapping[str, Any] = {"name": "char_noise", "params": {"mode": "fixed", "rate": 0.3}}
+ROBUSTNESS_INTERMEDIATES: tuple[str, ...] = ("qqp", "squad", "anli")
+#: Intermediate epochs of the robustness cells: half the other effects' 10, so
+#: that three intermediates per seed fit a 2-core budget (docs/world.md, "Robustness").
+ROBUSTNESS_EPOCHS = 5.0
 XNLI_LANGUAGES: tuple[str, ...] = ("ar", "de", "hi", "ru", "sw", "zh")
 PAWSX_LANGUAGES: tuple[str, ...] = ("de", "ja", "zh")
 
@@ -49,7 +62,26 @@ class EffectSettings:
     pawsx: Overrides = PAWSX_OVERRIDES
     qqp: Overrides = QQP_OVERRIDES
     anli: Overrides = ANLI_OVERRIDES
+    squad: Overrides = SQUAD_OVERRIDES
     low_resource: int = 300  # English rows of the low-resource XNLI target (low_resource_gain)
+
+    def with_intermediate_epochs(self, epochs: float) -> EffectSettings:
+        """These settings with every intermediate task trained ``epochs`` epochs."""
+        def trained(overrides: Overrides) -> Overrides:
+            return Overrides(**{**asdict(overrides), "num_epochs": epochs})
+
+        return replace(self, qqp=trained(self.qqp), anli=trained(self.anli), squad=trained(self.squad))
+
+    def intermediate(self, task: str) -> Overrides:
+        """The overrides an intermediate task trains with."""
+        known = {"qqp": self.qqp, "anli": self.anli, "squad": self.squad}
+        if task not in known:
+            raise ConfigError(f"effect settings: intermediate {task!r}; allowed: {', '.join(sorted(known))}")
+        return known[task]
+
+
+#: The robustness cells' settings: the other effects', intermediates at ROBUSTNESS_EPOCHS.
+ROBUSTNESS_SETTINGS = EffectSettings().with_intermediate_epochs(ROBUSTNESS_EPOCHS)
 
 
 def _sources(data_dir: Path) -> Any:
@@ -153,22 +185,32 @@ def attack_drop(
     out: Path,
     *,
     seed: int,
-    attacks: Sequence[Mapping[str, Any]] = ({"name": "char_noise", "params": {"mode": "fixed", "rate": 0.3}},),
+    attacks: Sequence[Mapping[str, Any]] = (CHAR_NOISE,),
     settings: EffectSettings = EffectSettings(),
 ) -> dict[str, dict[str, tuple[float, float]]]:
     """``attack -> language -> (clean accuracy, robust accuracy)`` of the ``none -> xnli`` model."""
+    cell = run_cell(_xnli_spec(model_dir, seed, settings), out, _sources(data_dir), device="cpu")  # reused if trained
+    assert cell.target_checkpoint is not None
+    return {
+        attack: {lang: (r.clean_accuracy, r.robust_accuracy) for lang, r in by.items()}
+        for attack, by in _attack_xnli(cell.target_checkpoint, data_dir, seed=seed, attacks=attacks, settings=settings).items()
+    }
+
+
+def _attack_xnli(
+    checkpoint: Path, data_dir: Path, *, seed: int, attacks: Sequence[Mapping[str, Any]], settings: EffectSettings
+) -> dict[str, dict[str, Any]]:
+    """``attack -> language -> AttackResult`` of an XNLI target checkpoint (the attacked phase of a unit)."""
     from raygrid.attacks import get_attack
     from raygrid.models import load_tokenizer
     from raygrid.tasks import get_task
     from raygrid.unit import eval_settings, phases
 
-    cell = run_cell(_xnli_spec(model_dir, seed, settings), out, _sources(data_dir), device="cpu")  # reused if trained
-    assert cell.target_checkpoint is not None
     task = get_task("xnli")
-    trained = phases.find_trained(cell.target_checkpoint)
+    trained = phases.find_trained(checkpoint)
     assert trained is not None
     model = phases.load(trained, task)
-    tokenizer = load_tokenizer(str(cell.target_checkpoint))
+    tokenizer = load_tokenizer(str(checkpoint))
     built = [get_attack(a["name"], **dict(a.get("params", {}))) for a in attacks]
     plan = [(language, Split.TEST, built) for language in ("en", *XNLI_LANGUAGES)]
     results = phases.attacked(
@@ -176,10 +218,115 @@ def attack_drop(
         settings=eval_settings(settings.xnli.max_seq_length or 64, device="cpu"),
         max_examples=settings.max_eval_examples, seed=seed, sample_dir=None,
     )  # fmt: skip
-    out_map: dict[str, dict[str, tuple[float, float]]] = {}
+    out_map: dict[str, dict[str, Any]] = {}
     for _, result in results:
-        out_map.setdefault(result.attack, {})[result.language] = (result.clean_accuracy, result.robust_accuracy)
+        out_map.setdefault(result.attack, {})[result.language] = result
     return out_map
 
 
-__all__ = ["ANLI_OVERRIDES", "PAWSX_OVERRIDES", "QQP_OVERRIDES", "XNLI_OVERRIDES", "EffectSettings", "attack_drop", "intermediate_gain", "low_resource_gain", "zero_shot"]
+@dataclass(frozen=True)
+class Robustness:
+    """One (intermediate, language) of :func:`robustness_by_intermediate`, one seed.
+
+    ``conditional_robust`` is the primary endpoint (analysis/endpoints.py):
+    of the ``survived + broken`` test examples the model gets right clean,
+    the share still right under attack (NaN when none is right clean).
+    """
+
+    clean: float
+    survived: int
+    broken: int
+
+    @property
+    def conditional_robust(self) -> float:
+        attacked = self.survived + self.broken
+        return self.survived / attacked if attacked else float("nan")
+
+
+def robustness_by_intermediate(
+    model_dir: Path,
+    data_dir: Path,
+    out: Path,
+    *,
+    seed: int,
+    intermediates: Sequence[str] = ROBUSTNESS_INTERMEDIATES,
+    attack: Mapping[str, Any] = CHAR_NOISE,
+    settings: EffectSettings = ROBUSTNESS_SETTINGS,
+) -> dict[str, dict[str, Robustness]]:
+    """``intermediate -> language -> Robustness`` (``none`` first) of the low-resource
+    XNLI target (``settings.low_resource`` English rows, as in :func:`low_resource_gain`)
+    after each intermediate, under ``attack`` (:func:`robustness_after`, one by one)."""
+    return {
+        name: robustness_after(name, model_dir, data_dir, out, seed=seed, attack=attack, settings=settings)
+        for name in ("none", *intermediates)
+    }
+
+
+def robustness_after(
+    intermediate: str,
+    model_dir: Path,
+    data_dir: Path,
+    out: Path,
+    *,
+    seed: int,
+    attack: Mapping[str, Any] = CHAR_NOISE,
+    settings: EffectSettings = ROBUSTNESS_SETTINGS,
+) -> dict[str, Robustness]:
+    """``language -> Robustness`` of the low-resource XNLI target after ``intermediate``
+    (``none``: from the pretrained model), under ``attack``.
+
+    The intermediate trains with its own overrides
+    (:meth:`EffectSettings.intermediate`) on ``settings.max_train_examples``
+    rows; the target then starts from its checkpoint. Cells are reused from
+    ``out`` (two calls must not train the same cell at once: the benchmark
+    runs ``none`` and each intermediate of a seed in its own process, which
+    share no cell).
+    """
+    sources = _sources(data_dir)
+
+    def cell(model: str, name: str, overrides: Overrides, cap: int | None, target: str = "xnli") -> Any:
+        spec = CellSpec(
+            model=model, intermediate=name, target=target,
+            languages=("en", *XNLI_LANGUAGES) if target == "xnli" else ("en",), seed=seed,
+            max_train_examples=cap, max_eval_examples=settings.max_eval_examples, eval_split=Split.TEST,
+            overrides=overrides,
+        )  # fmt: skip
+        return run_cell(spec, out, sources, device="cpu")
+
+    start = str(model_dir)
+    if intermediate != "none":
+        # run_cell trains a target after the intermediate phase; the intermediate
+        # checkpoint's key does not name the target, so the cheapest one (PAWS-X's
+        # 64 English rows) carries it, and the low-resource XNLI target then
+        # starts from that checkpoint.
+        carrier = cell(start, intermediate, settings.intermediate(intermediate), settings.max_train_examples, "pawsx")
+        assert carrier.intermediate_checkpoint is not None
+        start = str(carrier.intermediate_checkpoint)
+    checkpoint = cell(start, "none", settings.xnli, settings.low_resource).target_checkpoint
+    assert checkpoint is not None
+    (by_language,) = _attack_xnli(checkpoint, data_dir, seed=seed, attacks=(attack,), settings=settings).values()
+    return {
+        lang: Robustness(clean=float(r.clean_accuracy), survived=int(r.n_failed), broken=int(r.n_successful))
+        for lang, r in by_language.items()
+    }
+
+
+__all__ = [
+    "ANLI_OVERRIDES",
+    "CHAR_NOISE",
+    "PAWSX_OVERRIDES",
+    "QQP_OVERRIDES",
+    "ROBUSTNESS_EPOCHS",
+    "ROBUSTNESS_INTERMEDIATES",
+    "ROBUSTNESS_SETTINGS",
+    "SQUAD_OVERRIDES",
+    "XNLI_OVERRIDES",
+    "EffectSettings",
+    "Robustness",
+    "attack_drop",
+    "intermediate_gain",
+    "low_resource_gain",
+    "robustness_after",
+    "robustness_by_intermediate",
+    "zero_shot",
+]

@@ -51,7 +51,7 @@ def test_the_flag_reaches_the_workers_in_the_trial_config_only(tmp_path: Path, f
     searcher = CellSearcher(started_spec(Location.of(sweep)), sweep, trust_remote_code=flag)
     config = searcher.suggest("t0")
     assert isinstance(config, dict) and config["trust_remote_code"] is flag
-    ctx = _unit_context(json.loads(json.dumps(config)))  # what a Train worker gets (the spec from the folder)
+    ctx = _unit_context(json.loads(json.dumps(config)), "trainer")  # what a Train worker gets (the spec from the folder)
     assert ctx.trust_remote_code is flag and ctx.unit == searcher.live["t0"]
     assert "trust" not in (sweep / "optuna.journal").read_text()  # nothing of it is written into the folder
 

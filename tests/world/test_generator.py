@@ -215,3 +215,40 @@ def test_pretraining_is_deterministic_whatever_the_callers_random_state(tmp_path
         assert torch.equal(torch.random.get_rng_state(), state)  # and the caller's state is left alone
         files.append((tmp_path / str(caller_seed) / "model.safetensors").read_bytes())
     assert files[0] == files[1]
+
+
+def test_qqp_can_be_user_written_and_every_other_task_stays_edited(tmp_path: Path) -> None:
+    """With typos, QQP's questions carry them (raygrid.world.noise); the labels,
+    the words' count and every other file are those of the default world."""
+    from raygrid.world.noise import QQP_TYPOS
+
+    write_data(tmp_path / "typos", 0, replace(SMALL, typos={"qqp": QQP_TYPOS}))
+    write_data(tmp_path / "clean", 0, SMALL)
+    noisy, clean = _tree(tmp_path / "typos"), _tree(tmp_path / "clean")
+    assert {name for name in noisy if noisy[name] != clean[name]} == {"qqp/train.en.jsonl", "qqp/dev.en.jsonl"}
+    changed = total = 0
+    for name in ("qqp/train.en.jsonl", "qqp/dev.en.jsonl"):
+        for a, b in zip(noisy[name].decode().splitlines(), clean[name].decode().splitlines(), strict=True):
+            row, plain = json.loads(a), json.loads(b)
+            assert row["label"] == plain["label"] and row["idx"] == plain["idx"]
+            for column in ("question1", "question2"):
+                words, plain_words = row[column].split(" "), plain[column].split(" ")
+                assert len(words) == len(plain_words)
+                changed += sum(w != p for w, p in zip(words, plain_words, strict=True))
+                total += len(words)
+    assert 0.5 * QQP_TYPOS < changed / total < 1.5 * QQP_TYPOS, changed / total
+
+
+def test_a_world_without_typos_keeps_its_key() -> None:
+    """The typos option left the default world's key (and so every built world) as it was."""
+    from raygrid.world.build import _key
+
+    assert "typos" not in WorldConfig().to_dict() and _key(0, WorldConfig()) == "411c5eed57d123c0"
+    assert _key(0, replace(WorldConfig(), typos={"qqp": 0.2})) != _key(0, WorldConfig())
+
+
+def test_typos_only_for_free_text_tasks_at_a_share(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="typos: task 'squad'; allowed: anli, mnli, qqp"):
+        write_data(tmp_path, 0, replace(SMALL, typos={"squad": 0.1}))
+    with pytest.raises(ConfigError, match=r"typos\['qqp'\]: rate 1.5; allowed"):
+        write_data(tmp_path, 0, replace(SMALL, typos={"qqp": 1.5}))

@@ -1,0 +1,310 @@
+"""A fake multi-node Ray cluster on this machine, run by Ray's own autoscaler.
+
+Ray's fake multi-node node provider (``FakeMultiNodeProvider``, the
+harness behind ``ray.cluster_utils.AutoscalingCluster`` and Ray's "Testing
+Autoscaling Locally") runs the real autoscaler in the head's monitor process
+and launches each worker node it decides on as a raylet of this machine,
+with logical resources. :class:`FakeAutoscalingCluster` starts one shaped
+like ``cluster.yaml``: a head that hosts the driver and every trial function
+(CPU 0, the ``raygrid_trial`` resource) and one worker type that carries the
+CPUs and no trial resource, min 0, max ``max_workers``.
+
+Unlike ``AutoscalingCluster`` it never runs ``ray stop --force`` (which would
+stop every Ray on the machine, other people's included): the cluster lives in
+a temp folder of its own, on loopback ports of its own, and :meth:`shutdown`
+kills the processes whose command line names that folder, nothing else.
+
+Usage (tests/e2e/test_autoscaling_e2e.py, benchmarks/autoscale_campaign.py)::
+
+    with FakeAutoscalingCluster(max_workers=2) as cluster:
+        subprocess.run([..., "raygrid", "run", spec, "--address", cluster.address])
+        cluster.worker_nodes()  # what the autoscaler has running now
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from raygrid.sweep.cluster import TRIAL_RESOURCE, TRIAL_RESOURCE_TOTAL
+
+#: The node type name and id the fake provider gives the head (hard-wired there).
+HEAD_TYPE = "ray.head.default"
+FAKE_HEAD_NODE_ID = "fffffffffffffffffffffffffffffffffffffffffffffffffff00000"
+#: The worker node type: a stand-in for cluster.yaml's GPU types (CPUs only here).
+WORKER_TYPE = "worker-spot"
+#: The environment variable that marks this cluster's processes (its temp folder).
+CLUSTER_MARK = "RAYGRID_FAKE_CLUSTER"
+#: Every process of the fake cluster stays on loopback (Ray reads this before
+#: it picks a node's address: 0 means "127.0.0.1", never the machine's
+#: address), without Ray's token authentication (``ray start`` turns it on
+#: where ~/.ray/auth_token exists, and a driver given an explicit address
+#: never reads that token): a loopback-only test cluster needs none.
+LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_AUTH_MODE": "disabled"}
+
+
+def free_port() -> int:
+    """A free loopback port (another Ray on the machine may hold Ray's defaults)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def autoscaler_config(
+    max_workers: int, worker_cpus: float, idle_timeout_minutes: float, gcs_address: str
+) -> dict[str, Any]:
+    """The cluster config the head's autoscaler runs: cluster.yaml's shape
+    (a trial-only head, one worker type with no trial resource) on the fake
+    multi-node provider."""
+    return {
+        "cluster_name": "raygrid-fake",
+        "max_workers": max_workers,
+        "upscaling_speed": 1.0,
+        "idle_timeout_minutes": idle_timeout_minutes,
+        "provider": {
+            # the fake multi-node provider, named as an external one: as
+            # "fake_multinode" autoscaler v2 reads its defaults from an
+            # example.yaml the Ray 2.60 wheel does not ship, and dies
+            "type": "external",
+            "module": "ray.autoscaler._private.fake_multi_node.node_provider.FakeMultiNodeProvider",
+            "gcs_address": gcs_address,  # the worker raylets join here (the provider's default is port 6379)
+            "disable_node_updaters": True,
+            "disable_launch_config_check": True,
+            # autoscaler v2 (what `ray up` runs in Ray 2.60): one provider call per node
+            "launch_multiple": True,
+            "head_node_id": FAKE_HEAD_NODE_ID,
+        },
+        "head_node_type": HEAD_TYPE,
+        "available_node_types": {
+            HEAD_TYPE: {"resources": {"CPU": 0, TRIAL_RESOURCE: TRIAL_RESOURCE_TOTAL}, "node_config": {},
+                        "max_workers": 0},  # fmt: skip
+            WORKER_TYPE: {"resources": {"CPU": worker_cpus}, "node_config": {}, "min_workers": 0,
+                          "max_workers": max_workers},  # fmt: skip
+        },
+        "auth": {},
+        "docker": {},
+        "file_mounts": {},
+        "cluster_synced_files": [],
+        "file_mounts_sync_continuously": False,
+        "rsync_exclude": [],
+        "rsync_filter": [],
+        "initialization_commands": [],
+        "setup_commands": [],
+        "head_setup_commands": [],
+        "worker_setup_commands": [],
+        "head_start_ray_commands": [],
+        "worker_start_ray_commands": [],
+    }
+
+
+@dataclass
+class WorkerNode:
+    """A live worker node of the fake cluster, as Ray's GCS sees it."""
+
+    node_id: str  # Ray's node id (hex)
+    instance_id: str  # the provider's id of the node (what terminate_node takes)
+    resources: dict[str, float]
+
+
+class FakeAutoscalingCluster:
+    """A head node on 127.0.0.1 whose autoscaler adds and removes worker
+    nodes (local raylets) of one type, up to ``max_workers``.
+
+    Args:
+        max_workers: the worker type's max_workers (min_workers is 0).
+        worker_cpus: logical CPUs of one worker node.
+        idle_timeout_minutes: how long a worker may sit idle before the
+            autoscaler removes it.
+        root: where the cluster's temp folder goes (a fresh one under the
+            system's temp folder by default; Ray's socket paths must stay
+            short, so keep it short).
+    """
+
+    def __init__(
+        self, max_workers: int = 2, worker_cpus: float = 1, idle_timeout_minutes: float = 0.25, root: str | None = None
+    ) -> None:
+        self.max_workers = max_workers
+        self.worker_cpus = worker_cpus
+        self.idle_timeout_minutes = idle_timeout_minutes
+        self.temp_dir = Path(tempfile.mkdtemp(prefix="rgas-", dir=root or "/tmp"))
+        self.port = free_port()
+        self.dashboard_port = free_port()
+        self.address = f"127.0.0.1:{self.port}"
+        self.dashboard_url = f"http://127.0.0.1:{self.dashboard_port}"  # the State API's
+        self.head_node_id = ""
+        self._started = False
+        self._gcs: Any = None
+
+    # -- life cycle ------------------------------------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        """The environment of the head and of every process that joins it."""
+        return {
+            **os.environ, **LOOPBACK_ENV, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1",
+            # autoscaler v2, as `ray up` runs it (the driver reads its node types from the monitor's config)
+            "RAY_enable_autoscaler_v2": "1", "RAY_CLOUD_INSTANCE_ID": FAKE_HEAD_NODE_ID,
+            "RAY_OVERRIDE_NODE_ID_FOR_TESTING": FAKE_HEAD_NODE_ID,
+            # inherited by every process of the cluster, even one whose title Ray rewrites (ray::IDLE)
+            CLUSTER_MARK: str(self.temp_dir),
+        }  # fmt: skip
+
+    def start(self, timeout_s: float = 120) -> None:
+        """Starts the head (and with it the autoscaler); returns once the
+        head is up, before any worker exists."""
+        config = self.temp_dir / "autoscaler.json"
+        config.write_text(json.dumps(autoscaler_config(self.max_workers, self.worker_cpus, self.idle_timeout_minutes,
+                                                       self.address)))  # fmt: skip
+        ray = str(Path(sys.executable).with_name("ray"))
+        command = [
+            ray, "start", "--head", f"--autoscaling-config={config}", f"--temp-dir={self.temp_dir}",
+            "--node-ip-address=127.0.0.1", f"--port={self.port}", "--num-cpus=0",
+            f"--resources={json.dumps({TRIAL_RESOURCE: TRIAL_RESOURCE_TOTAL})}",
+            "--include-dashboard=true", "--dashboard-host=127.0.0.1", f"--dashboard-port={self.dashboard_port}",
+            f"--ray-client-server-port={free_port()}", f"--dashboard-agent-listen-port={free_port()}",
+            f"--dashboard-agent-grpc-port={free_port()}", f"--metrics-export-port={free_port()}",
+            f"--runtime-env-agent-port={free_port()}", "--disable-usage-stats",
+        ]  # fmt: skip
+        self._started = True
+        subprocess.run(command, env=self.env(), check=True, capture_output=True, timeout=timeout_s)
+        self.head_node_id = self._wait(lambda: self._head_id(), timeout_s, "the head node")
+
+    def shutdown(self) -> int:
+        """Kills every process of this cluster (head, autoscaler, worker
+        raylets, their workers, a driver started with :meth:`env`): SIGTERM,
+        then SIGKILL for what is left; removes its temp folder; returns how
+        many processes were still there after both (0: a clean shutdown)."""
+        if not self._started:
+            return 0
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in self.pids():
+                try:
+                    os.kill(pid, sig)
+                except ProcessLookupError:
+                    pass
+            deadline = time.time() + 15
+            while time.time() < deadline and self.pids():
+                time.sleep(0.2)
+        left = len(self.pids())
+        shutil.rmtree(self.temp_dir, ignore_errors=True)
+        self._started = False
+        return left
+
+    def __enter__(self) -> FakeAutoscalingCluster:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown()
+
+    def pids(self) -> list[int]:
+        """The processes of this cluster (this one excepted): those whose
+        command line names its temp folder (Ray passes each its session
+        folder) or whose environment carries :data:`CLUSTER_MARK` for it."""
+        folder = str(self.temp_dir).encode()
+        mark = f"{CLUSTER_MARK}={self.temp_dir}".encode()
+        out = []
+        for proc in Path("/proc").glob("[0-9]*"):
+            try:
+                found = folder in (proc / "cmdline").read_bytes() or mark in (proc / "environ").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if found and int(proc.name) != os.getpid():
+                out.append(int(proc.name))
+        return out
+
+    # -- what the cluster holds ------------------------------------------------------------------------------------
+
+    def nodes(self) -> list[dict[str, Any]]:
+        """Ray's GCS's view of every node, live or dead: ``node_id`` (hex),
+        ``alive``, ``head``, ``type`` (the autoscaler's node type),
+        ``resources``, ``instance_id`` (the provider's). Read with a GCS
+        client: the caller never joins the cluster as a driver."""
+        from ray._raylet import GcsClient  # type: ignore[attr-defined]
+        from ray.core.generated import gcs_pb2
+
+        if self._gcs is None:
+            self._gcs = GcsClient(address=self.address)
+        infos = self._gcs.get_all_node_info(timeout=30)
+        return [
+            {"node_id": node_id.hex(), "alive": info.state == gcs_pb2.GcsNodeInfo.ALIVE, "head": info.is_head_node,
+             "type": info.node_type_name, "instance_id": info.instance_id,
+             "resources": {str(k): float(v) for k, v in info.resources_total.items()}}
+            for node_id, info in infos.items()
+        ]  # fmt: skip
+
+    def worker_nodes(self) -> list[WorkerNode]:
+        """The live worker nodes (every live node but the head)."""
+        return [WorkerNode(n["node_id"], n["instance_id"], n["resources"]) for n in self.nodes() if n["alive"] and not n["head"]]
+
+    def _head_id(self) -> str | None:
+        try:
+            nodes = self.nodes()
+        except Exception:  # noqa: BLE001 - the GCS not up yet
+            self._gcs = None
+            return None
+        heads = [n["node_id"] for n in nodes if n["alive"] and n["head"]]
+        return heads[0] if heads else None
+
+    def wait_for_workers(self, count: int, timeout_s: float) -> list[WorkerNode]:
+        """Waits until exactly ``count`` worker nodes are alive."""
+        return self._wait(lambda: (w if len(w := self.worker_nodes()) == count else None), timeout_s,
+                          f"{count} worker node(s)")  # fmt: skip
+
+    def train_worker_nodes(self, alive_only: bool = False) -> set[str]:
+        """The nodes that hosted (``alive_only``: host) a Ray Train worker
+        actor, dead actors included (the State API; the GCS keeps them)."""
+        from ray.util.state import list_actors
+
+        filters: list[Any] = [("state", "=", "ALIVE")] if alive_only else []
+        actors = list_actors(address=self.dashboard_url, filters=filters, limit=10000, raise_on_missing_output=False)
+        return {str(a.node_id) for a in actors if "TrainWorker" in str(a.class_name) and a.node_id}
+
+    def preempt_training_nodes(self) -> list[str]:
+        """Takes away every worker node hosting a live Train worker the way
+        a spot reclaim does: all processes of those nodes are killed at once
+        (SIGKILL), with no notice to Ray; the provider still lists the
+        instances, and the autoscaler finds their Ray nodes dead. Returns the
+        ids of the nodes taken ([] if no worker node hosts a Train worker
+        now, or none of their processes was found)."""
+        busy = self.train_worker_nodes(alive_only=True)
+        victims = [w.node_id for w in self.worker_nodes() if w.node_id in busy]
+        # the provider starts a node's raylet with its id in the environment,
+        # and every worker process of the node inherits it
+        marks = {f"{name}={node}".encode() for node in victims for name in ("RAY_OVERRIDE_NODE_ID_FOR_TESTING", "RAY_CLOUD_INSTANCE_ID")}
+        taken = set()
+        for pid in self.pids():
+            try:
+                environ = set(Path(f"/proc/{pid}/environ").read_bytes().split(b"\0"))
+            except OSError:
+                continue
+            for mark in marks & environ:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    taken.add(mark.split(b"=")[1].decode())
+                except ProcessLookupError:
+                    pass
+        return sorted(taken)
+
+    @staticmethod
+    def _wait(probe: Any, timeout_s: float, what: str) -> Any:
+        deadline = time.time() + timeout_s
+        while time.time() < deadline:
+            value = probe()
+            if value is not None:
+                return value
+            time.sleep(0.5)
+        raise TimeoutError(f"the fake cluster: no {what} after {timeout_s:g} s")
+
+
+__all__ = ["CLUSTER_MARK", "HEAD_TYPE", "WORKER_TYPE", "FakeAutoscalingCluster", "WorkerNode", "autoscaler_config",
+           "free_port"]  # fmt: skip
