@@ -11,6 +11,7 @@ directory (pandas + pyarrow) and uses scipy and matplotlib (Agg). Submodules:
 * :mod:`analysis.robustness` -- one target's analysis: design, families, minimum detectable effects;
 * :mod:`analysis.stats` -- Holm;
 * :mod:`analysis.figures` -- headline heatmap, forest plot, clean vs robust scatter, per-attack heatmaps;
+* :mod:`analysis.figure_checks` -- every drawn text's box: overlaps and fonts under 9 pt as displayed;
 * :mod:`analysis.report` -- :func:`analyze` (HTML + Markdown + CSV + findings.json);
 * :mod:`analysis.synthetic` -- synthetic sweeps with planted effects.
 

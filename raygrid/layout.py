@@ -16,6 +16,7 @@ A sweep folder ``<storage>/<name>/``::
     cache/tokens/     TOKEN_CACHE_DIR training features tokenised once per sweep
     tune/             TUNE_DIR        Ray Tune's experiment state (one segment at a time)
     train/            TRAIN_DIR       a unit's Ray Train run while it is in flight
+    logs/ray.log      LOG_DIR, LOG_FILE  Ray's, Tune's and Train's output, the writer's (raygrid.sweep.quiet)
 
 A `raygrid cell --output DIR` folder uses ``checkpoints/`` and ``results/``
 with the same meaning. Renaming any of these breaks existing sweep folders.
@@ -38,6 +39,8 @@ INDEX_DIR = "_index"
 TOKEN_CACHE_DIR = PurePosixPath("cache") / "tokens"
 TUNE_DIR = "tune"
 TRAIN_DIR = "train"
+LOG_DIR = "logs"
+LOG_FILE = "ray.log"
 #: The marker file of a complete checkpoint (raygrid.models.CHECKPOINT_META
 #: is this name; tests/sweep/test_retention.py checks that the two agree).
 CHECKPOINT_MARKER = "raygrid.json"
@@ -48,6 +51,8 @@ __all__ = [
     "INDEX_DIR",
     "JOURNAL",
     "LEASE_FILE",
+    "LOG_DIR",
+    "LOG_FILE",
     "RESULTS_DIR",
     "RETENTION_DIR",
     "RUNS_DIR",

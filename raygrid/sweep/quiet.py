@@ -43,11 +43,8 @@ from types import TracebackType
 from typing import IO, TextIO
 
 from raygrid.errors import RaygridError
+from raygrid.layout import LOG_DIR, LOG_FILE
 from raygrid.storage import Location
-
-#: The sweep folder's log folder and Ray's log file in it (``<sweep>/logs/ray.log``).
-LOG_DIR = "logs"
-LOG_FILE = "ray.log"
 
 _terminal: TextIO | None = None  # raygrid's terminal while the process's output goes to a log
 _terminal_fd: int | None = None
