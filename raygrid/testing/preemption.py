@@ -178,5 +178,5 @@ def reruns(preemption: Preemption, sweep: Path, spans: Path) -> list[str]:
     return sorted(k for k, record in preemption.finished.items() if k in started_again or now.get(k) != record)
 
 
-__all__ = ["NODE_ID_ENV", "TRAIN_SNAPSHOT", "Nodes", "Preemption", "finished_records", "node_of_process", "preempt_mid_unit",
-           "read_spans", "registered_step", "reruns", "worker_pids"]  # fmt: skip
+__all__ = ["NODE_ID_ENV", "TRAIN_SNAPSHOT", "Nodes", "Preemption", "finished_records", "node_of_process",
+           "preempt_mid_unit", "read_spans", "registered_step", "reruns", "worker_pids"]  # fmt: skip

@@ -39,13 +39,15 @@ def _record(sweep: Path, key: str) -> None:
 
 def _span(spans: Path, event: str, unit: str, pid: int, t: float | None = None) -> None:
     with open(spans, "a") as handle:
-        handle.write(json.dumps({"t": time.time() if t is None else t, "event": event, "unit": unit, "pid": pid}) + "\n")
+        line = {"t": time.time() if t is None else t, "event": event, "unit": unit, "pid": pid}
+        handle.write(json.dumps(line) + "\n")
 
 
 @pytest.fixture
 def worker() -> Iterator[subprocess.Popen[bytes]]:
     """A process standing for a Train worker on the fake node :data:`NODE`."""
-    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], env={**os.environ, NODE_ID_ENV: NODE})
+    sleeper = [sys.executable, "-c", "import time; time.sleep(120)"]
+    process = subprocess.Popen(sleeper, env={**os.environ, NODE_ID_ENV: NODE})
     yield process
     process.kill()
     process.wait()
