@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -128,11 +129,20 @@ class FakeAutoscalingCluster:
         root: where the cluster's temp folder goes (a fresh one under the
             system's temp folder by default; Ray's socket paths must stay
             short, so keep it short).
+        extra_env: more environment for every process of the cluster (the
+            worker nodes' included: they inherit the head's), e.g.
+            ``RAYGRID_UNIT_SPANS``.
     """
 
     def __init__(
-        self, max_workers: int = 2, worker_cpus: float = 1, idle_timeout_minutes: float = 0.25, root: str | None = None
+        self,
+        max_workers: int = 2,
+        worker_cpus: float = 1,
+        idle_timeout_minutes: float = 0.25,
+        root: str | None = None,
+        extra_env: Mapping[str, str] | None = None,
     ) -> None:
+        self.extra_env = dict(extra_env or {})
         self.max_workers = max_workers
         self.worker_cpus = worker_cpus
         self.idle_timeout_minutes = idle_timeout_minutes
@@ -150,7 +160,7 @@ class FakeAutoscalingCluster:
     def env(self) -> dict[str, str]:
         """The environment of the head and of every process that joins it."""
         return {
-            **os.environ, **LOOPBACK_ENV, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1",
+            **os.environ, **self.extra_env, **LOOPBACK_ENV, "RAY_FAKE_CLUSTER": "1", "AUTOSCALER_UPDATE_INTERVAL_S": "1",
             # autoscaler v2, as `ray up` runs it (the driver reads its node types from the monitor's config)
             "RAY_enable_autoscaler_v2": "1", "RAY_CLOUD_INSTANCE_ID": FAKE_HEAD_NODE_ID,
             "RAY_OVERRIDE_NODE_ID_FOR_TESTING": FAKE_HEAD_NODE_ID,
@@ -270,14 +280,21 @@ class FakeAutoscalingCluster:
         return {str(a.node_id) for a in actors if "TrainWorker" in str(a.class_name) and a.node_id}
 
     def preempt_training_nodes(self) -> list[str]:
-        """Takes away every worker node hosting a live Train worker the way
-        a spot reclaim does: all processes of those nodes are killed at once
-        (SIGKILL), with no notice to Ray; the provider still lists the
-        instances, and the autoscaler finds their Ray nodes dead. Returns the
-        ids of the nodes taken ([] if no worker node hosts a Train worker
-        now, or none of their processes was found)."""
+        """Takes away (:meth:`preempt_nodes`) every worker node hosting a
+        live Train worker; returns the ids of the nodes taken ([] if no
+        worker node hosts a Train worker now). To take one unit's node mid-
+        training, see :func:`raygrid.testing.preemption.preempt_mid_unit`."""
         busy = self.train_worker_nodes(alive_only=True)
-        victims = [w.node_id for w in self.worker_nodes() if w.node_id in busy]
+        return self.preempt_nodes([w.node_id for w in self.worker_nodes() if w.node_id in busy])
+
+    def preempt_nodes(self, node_ids: list[str]) -> list[str]:
+        """Takes away worker nodes the way a spot reclaim does: all
+        processes of those nodes are killed at once (SIGKILL), with no notice
+        to Ray; the provider still lists the instances until the autoscaler
+        finds their Ray nodes dead and terminates them. Returns the ids of the
+        nodes taken ([] where none of their processes was found). The head is
+        never taken."""
+        victims = [node for node in node_ids if node != self.head_node_id]
         # the provider starts a node's raylet with its id in the environment,
         # and every worker process of the node inherits it
         marks = {f"{name}={node}".encode() for node in victims for name in ("RAY_OVERRIDE_NODE_ID_FOR_TESTING", "RAY_CLOUD_INSTANCE_ID")}
