@@ -172,6 +172,13 @@ class _Finished:
 FINISHED = _Finished()
 
 
+def _place(trial: optuna.trial.FrozenTrial) -> int:
+    """A trial's place in its cell (journals written before places were
+    recorded: its number, as then)."""
+    place = trial.user_attrs.get(ATTR_INDEX)
+    return trial.number if place is None else int(place)
+
+
 def derived_seed(*parts: object) -> int:
     """A 31-bit seed from any parts (stable across processes and machines)."""
     return int(stable_key({"parts": [str(p) for p in parts]})[:8], 16) & 0x7FFFFFFF
@@ -278,14 +285,20 @@ class Planner:
         return [t for t in self._trials(cell) if t.state is optuna.trial.TrialState.RUNNING]
 
     def best_trial(self, cell: Cell) -> optuna.trial.FrozenTrial | None:
-        """The cell's best complete trial (ties: the earliest)."""
+        """The cell's best complete trial (ties: the lowest place).
+
+        Ties are common (a small eval set gives few distinct scores) and are
+        broken by the trial's place in its cell (``raygrid_index``), never by
+        Optuna's trial number: a place a killed driver left is asked again
+        under a new number, so the number would make the selected model (and
+        the checkpoints kept) depend on whether the sweep was interrupted."""
         import optuna
 
         complete = [t for t in self._trials(cell) if t.state is optuna.trial.TrialState.COMPLETE]
         if not complete:
             return None
         sign = 1.0 if self.spec.direction is Direction.MAXIMIZE else -1.0
-        return max(complete, key=lambda t: (sign * float(t.value), -t.number))
+        return max(complete, key=lambda t: (sign * float(t.value), -_place(t)))
 
     def cell_done(self, cell: Cell) -> bool:
         """All of a cell's work is finished (successfully or not)."""

@@ -136,6 +136,32 @@ def test_an_orphan_asked_again_keeps_its_reported_values_for_the_pruner(tmp_path
     assert planner.study(cell).trials[int(other.trial_number or 0)].intermediate_values == {}
 
 
+def test_tied_trials_select_the_same_best_whether_or_not_the_sweep_was_killed(tmp_path: Path) -> None:
+    """Two trials of a cell tie (a small eval set gives few distinct scores).
+    Uninterrupted, place 0 wins the tie. Killed while place 0 ran, place 0 is
+    asked again under a higher trial number than place 1: it must still win,
+    or the selected model and the checkpoints kept depend on the kill (the
+    fault e2e test's seeded kills, CI of 2026-12-07)."""
+    reference = Planner(_spec(tmp_path), tmp_path / "a")
+    a0, a1 = reference.next_unit(), reference.next_unit()
+    assert isinstance(a0, Unit) and isinstance(a1, Unit)
+    for unit in (a0, a1):
+        reference.complete(unit, TrialRecord(unit.key, "complete", 0.5, checkpoint="c"))
+    cell = reference.grid.by_key[a0.cell_key]
+    assert reference.best_trial(cell).user_attrs["raygrid_unit"] == a0.key  # type: ignore[union-attr]
+
+    killed = Planner(_spec(tmp_path), tmp_path / "b")
+    b0, b1 = killed.next_unit(), killed.next_unit()
+    assert isinstance(b0, Unit) and isinstance(b1, Unit)
+    killed.complete(b1, TrialRecord(b1.key, "complete", 0.5, checkpoint="c"))  # then kill -9 while b0 runs
+    resumed = Planner(_spec(tmp_path), tmp_path / "b")
+    again = resumed.next_unit()
+    assert isinstance(again, Unit) and again.key == a0.key
+    assert (again.trial_number or 0) > (b1.trial_number or 0)
+    resumed.complete(again, TrialRecord(again.key, "complete", 0.5, checkpoint="c"))
+    assert resumed.best_trial(cell).user_attrs["raygrid_unit"] == a0.key  # type: ignore[union-attr]
+
+
 def test_a_finished_but_untold_trial_is_told_from_its_record(tmp_path: Path) -> None:
     planner = Planner(_spec(tmp_path), tmp_path / "s")
     unit = planner.next_unit()
