@@ -43,8 +43,10 @@ demo: $(STAMP)
 typecheck: $(STAMP)
 	@$(PY) -c 'import subprocess, sys, time; t = time.monotonic(); rc = subprocess.call([sys.executable, "-m", "mypy", "--cache-dir", "$(VENV)/.mypy_cache"]); print(f"mypy: {time.monotonic() - t:.1f} s"); sys.exit(rc)'
 
+# The whole suite (tests/suite.py): the world's tests beside the unit tests,
+# a core each, then the end-to-end tests alone.
 test: $(STAMP) typecheck
-	$(PY) -m pytest -q --durations=15
+	$(PY) tests/suite.py
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not e2e"

@@ -1,8 +1,8 @@
 """A multi-node Ray cluster on 127.0.0.1 whose membership changes mid-sweep:
 three nodes, one lost in the middle of a trial (which resumes from its
 checkpoint) and another gained while the grid runs; the sweep finishes with
-nothing lost, with the same values as the same spec on the cluster left
-alone. (The two-node scenario of tests/e2e/cluster_sweep.py, one node
+nothing lost, with the same values as the same spec run undisturbed on one
+node. (The two-node scenario of tests/e2e/cluster_sweep.py, one node
 removed mid-trial, is the same claim on a smaller cluster: run it by hand,
 ``python tests/e2e/cluster_sweep.py two-node MODEL OUT``; CI's time goes to
 the three-node one.)"""
@@ -58,5 +58,5 @@ def test_three_node_cluster_loses_and_gains_a_node_mid_sweep(tmp_path: Path, tin
     # every confirm run's results are there: both intermediates, both languages, clean test rows
     got = {(i, lang) for i, lang, split, _ in report["confirm_rows"] if split == "test"}
     assert got == {(i, lang) for i in ("none", "mnli") for lang in ("de", "ru")}
-    # and with the same values as the same spec run again on the cluster left alone: trials, records, rows
+    # and with the same values as the same spec run again undisturbed (one local node): trials, records, rows
     assert report["differences_from_an_undisturbed_sweep"] == []
