@@ -95,6 +95,10 @@ def test_a_design_that_cannot_detect_any_change_says_so_in_words(tmp_path: Path)
     assert "a change in one language of about" not in answer
     design_items = summary.split("## xnli", 1)[1]
     assert "per cell none (" in design_items  # the design list: no MDE over 100 printed as if detectable
+    # intervals end where a share's gain must: within [-100, +100] points (this design reaches the edge)
+    cells = pd.read_csv(tmp_path / "report" / "xnli_cells.csv")
+    assert cells["ci_low"].min() >= -1.0 and cells["ci_high"].max() <= 1.0
+    assert ((cells["ci_low"] == -1.0) | (cells["ci_high"] == 1.0)).any()
 
 
 def test_an_old_sweep_with_aggregate_rows_only_still_opens(tmp_path: Path) -> None:
