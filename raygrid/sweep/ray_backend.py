@@ -91,8 +91,15 @@ from raygrid.faults import fault_point
 from raygrid.layout import SPEC_FILE, TRAIN_DIR, TUNE_DIR
 from raygrid.spec import SweepSpec
 from raygrid.storage import Location
-from raygrid.sweep import retention
-from raygrid.sweep.cluster import TRIAL_RESOURCE, autoscaler_node_groups, check_resources, start_ray, with_autoscaling
+from raygrid.sweep import capacity, retention
+from raygrid.sweep.cluster import (
+    TRIAL_RESOURCE,
+    autoscaler_node_groups,
+    check_resources,
+    cluster_address,
+    start_ray,
+    with_autoscaling,
+)
 from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit
 from raygrid.sweep.quiet import TERMINAL
 from raygrid.sweep.segment_size import default_segment_trials
@@ -789,14 +796,18 @@ def trim_trial(trial: Any) -> None:
 
 class ProgressCallback(tune.Callback):
     """A live progress line: cells done/total, trials running, best per cell,
-    elapsed and estimated time left, read from the experiment's ``searcher``."""
+    elapsed and estimated time left, read from the experiment's ``searcher``;
+    on a cluster with an autoscaler (``capacity_address``: its GCS) also the
+    units waiting for capacity, read from the autoscaler at each line."""
 
     def __init__(
-        self, searcher: CellSearcher | None, every_s: float = 10.0, stream: Any = None, started: float | None = None
-    ) -> None:
+        self, searcher: CellSearcher | None, every_s: float = 10.0, stream: Any = None, started: float | None = None,
+        capacity_address: str | None = None,
+    ) -> None:  # fmt: skip
         self.searcher = searcher
         self.every_s = every_s
         self.stream = stream
+        self.capacity_address = capacity_address
         self._last = 0.0
         self._started = time.time() if started is None else started  # the sweep's start, across segments
 
@@ -805,11 +816,21 @@ class ProgressCallback(tune.Callback):
         if now - self._last < self.every_s:
             return
         self._last = now
+        view = capacity.read(self.capacity_address, timeout_s=2.0) if self.capacity_address else None
         print(progress_line(trials_hint=sum(t.status == "RUNNING" for t in trials), started=self._started,
-                            searcher=self.searcher), file=self.stream or sys.stderr, flush=True)  # fmt: skip
+                            searcher=self.searcher, view=view), file=self.stream or sys.stderr, flush=True)  # fmt: skip
 
 
-def progress_line(*, trials_hint: int, started: float, searcher: CellSearcher | None) -> str:
+def progress_line(
+    *, trials_hint: int, started: float, searcher: CellSearcher | None, view: capacity.Capacity | None = None
+) -> str:
+    """The line; ``view``: the autoscaler's (None: no autoscaler, or not asked).
+
+    The time left is the units left times the sweep's elapsed time per
+    finished unit, divided by the units that run at once: the trials
+    running, where a unit whose Train workers wait for a node counts only
+    while the autoscaler has a node on the way for it
+    (:func:`raygrid.sweep.capacity.time_left`); the line says how many wait."""
     elapsed = time.time() - started
     if searcher is None:
         return f"[raygrid] {trials_hint} trial(s) running, {elapsed:.0f}s elapsed"
@@ -823,12 +844,11 @@ def progress_line(*, trials_hint: int, started: float, searcher: CellSearcher | 
     done_units = progress["trials_finished"] + sum(
         1 for c in progress["cells"] if c["stage"] == "confirm" and c["status"] == "done"
     )
-    eta = ""
-    if done_units and remaining:
-        per_unit = elapsed / done_units
-        eta = f", ~{per_unit * remaining / max(1, trials_hint):.0f}s left"
+    per_unit_s = elapsed / done_units if done_units else 0.0
+    left_s, waiting = capacity.time_left(per_unit_s, remaining, max(1, trials_hint), view)
+    eta = "" if left_s is None else f", ~{left_s:.0f}s left"
     return (
-        f"[raygrid] cells {progress['done']}/{progress['total']} done, {trials_hint} trial(s) running, "
+        f"[raygrid] cells {progress['done']}/{progress['total']} done, {trials_hint} trial(s) running{waiting}, "
         f"{progress['failures']} failed, {elapsed:.0f}s elapsed{eta}" + (f" | best: {', '.join(best[:6])}" if best else "")
     )
 
@@ -909,7 +929,9 @@ def run_experiment(
     searcher = CellSearcher(spec, sweep_dir, segment_trials=segment_trials or None, trust_remote_code=trust_remote_code,
                             path=None if trial_function is not None else path)  # fmt: skip
     # the progress line on the terminal, not in the sweep's Ray log (raygrid.sweep.quiet)
-    progress = [] if quiet else [ProgressCallback(searcher, started=started, stream=TERMINAL)]
+    # with an autoscaler, the line says which units wait for capacity and the ETA counts what is coming
+    progress = [] if quiet else [ProgressCallback(searcher, started=started, stream=TERMINAL,
+                                                  capacity_address=cluster_address() if groups else None)]  # fmt: skip
     callbacks: list[Any] = [TrimFinishedTrials(), *progress]
     tuner = tune.Tuner(
         trainable,

@@ -119,6 +119,22 @@ def test_a_unit_mid_training_has_its_worker_stopped_then_its_node_taken(
     assert cluster.taken == [NODE] and worker.wait(timeout=10) == -signal.SIGKILL
 
 
+def test_on_kill_runs_once_a_unit_qualifies_just_before_its_node_is_taken(
+    tmp_path: Path, worker: subprocess.Popen[bytes]
+) -> None:
+    sweep, spans = tmp_path / "sweep", tmp_path / "spans.jsonl"
+    _snapshot(sweep, "running", 3)
+    _span(spans, "worker.start", "running", worker.pid)
+    cluster = _Cluster(live=[NODE], victims=[worker.pid])
+    calls: list[list[str]] = []  # what had been taken when on_kill ran
+    assert preemption.preempt_mid_unit(cluster, sweep, spans, before_step=9, on_kill=lambda: calls.append([])) is None
+    assert calls == []  # nothing qualified (no unit finished yet): no call
+    _record(sweep, "done")
+    taken = preemption.preempt_mid_unit(cluster, sweep, spans, before_step=9,
+                                        on_kill=lambda: calls.append(list(cluster.taken)))  # fmt: skip
+    assert taken is not None and calls == [[]] and cluster.taken == [NODE]
+
+
 @pytest.mark.parametrize("finished_by", ["record", "checkpoint"])
 def test_a_unit_that_finished_training_is_not_taken(
     tmp_path: Path, worker: subprocess.Popen[bytes], finished_by: str
