@@ -67,6 +67,7 @@ from ray.autoscaler.tags import (
 )
 
 from raygrid.errors import ConfigError, one_of
+from raygrid.fileio import read_json_lines
 
 #: The autoscaler v2 knobs a fake cluster sets small (both read once, from the monitor's environment).
 ALLOCATE_TIMEOUT_ENV = "RAY_AUTOSCALER_RECONCILE_ALLOCATE_STATUS_TIMEOUT_S"
@@ -183,17 +184,7 @@ class FakeCloudProvider(FakeMultiNodeProvider):
 
 def read_launch_log(path: Path) -> list[dict[str, Any]]:
     """The events of a :class:`FakeCloudProvider`'s launch log so far (a line being written is skipped)."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError:
-        return []
-    out = []
-    for line in text.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    return read_json_lines(path)
 
 
 __all__ = ["ALLOCATE_TIMEOUT_ENV", "AVAILABILITY_RECOVERY_ENV", "CapacityError", "FakeCloudProvider", "LaunchFailure",

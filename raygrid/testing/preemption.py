@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from raygrid.fileio import read_json_lines
 from raygrid.layout import CHECKPOINT_MARKER, CHECKPOINTS_DIR, TRAIN_DIR, TRIALS_DIR
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,17 +85,7 @@ def registered_step(sweep: Path, key: str) -> int | None:
 
 def read_spans(spans: Path) -> list[dict[str, object]]:
     """The span lines written so far (a line being written is skipped)."""
-    try:
-        text = spans.read_text()
-    except OSError:
-        return []
-    out = []
-    for line in text.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    return read_json_lines(spans)
 
 
 def worker_pids(spans: Path) -> dict[str, int]:
