@@ -139,12 +139,17 @@ def read(address: str, timeout_s: float = 5.0) -> Capacity:
     connected to that cluster, such as the driver's segment process).
     Never raises: a failure is the view's ``problem``."""
     try:
-        from ray._raylet import GcsClient  # type: ignore[attr-defined]
-
-        reply = GcsClient(address=address).get_cluster_status(timeout_s=timeout_s)
-        return from_reply(address, reply)
+        return from_reply(address, reply_bytes(address, timeout_s))
     except Exception as exc:  # noqa: BLE001 - any failure of Ray's client is a view with a problem
         return Capacity(address, problem=f"no answer from the cluster ({type(exc).__name__}: {exc})".splitlines()[0])
+
+
+def reply_bytes(address: str, timeout_s: float = 5.0) -> bytes:
+    """The GCS's serialized ``GetClusterStatusReply`` (what :func:`from_reply` reads; recorded as
+    protobuf JSON in tests/sweep/data/autoscaler/ by benchmarks/autoscale_campaign.py --record-states)."""
+    from ray._raylet import GcsClient  # type: ignore[attr-defined]
+
+    return bytes(GcsClient(address=address).get_cluster_status(timeout_s=timeout_s))
 
 
 def reachable(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> bool:
@@ -233,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 __all__ = ["CONNECT_TIMEOUT_S", "READ_TIMEOUT_S", "Capacity", "NodeCounts", "describe", "from_reply", "from_status",
-           "probe", "read", "reachable", "time_left", "waiting_line"]  # fmt: skip
+           "probe", "reachable", "read", "reply_bytes", "time_left", "waiting_line"]  # fmt: skip
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -201,6 +201,7 @@ class FakeAutoscalingCluster:
             # autoscaler v2, as `ray up` runs it (the driver reads its node types from the monitor's config)
             "RAY_enable_autoscaler_v2": "1", "RAY_CLOUD_INSTANCE_ID": FAKE_HEAD_NODE_ID,
             "RAY_OVERRIDE_NODE_ID_FOR_TESTING": FAKE_HEAD_NODE_ID,
+            "RAY_NODE_TYPE_NAME": HEAD_TYPE,  # as `ray up` starts the head (a worker node's provider sets its own)
             ALLOCATE_TIMEOUT_ENV: str(self.allocation_timeout_s),
             # inherited by every process of the cluster, even one whose title Ray rewrites (ray::IDLE)
             CLUSTER_MARK: str(self.temp_dir),
@@ -226,7 +227,7 @@ class FakeAutoscalingCluster:
         ]  # fmt: skip
         self._started = True
         subprocess.run(command, env=self.env(), check=True, capture_output=True, timeout=timeout_s)
-        self.head_node_id = self._wait(lambda: self._head_id(), timeout_s, "the head node")
+        self.head_node_id = self.wait_until(lambda: self._head_id(), timeout_s, "the head node")
 
     def shutdown(self) -> int:
         """Kills every process of this cluster (head, autoscaler, worker
@@ -325,7 +326,7 @@ class FakeAutoscalingCluster:
 
     def wait_for_workers(self, count: int, timeout_s: float) -> list[WorkerNode]:
         """Waits until exactly ``count`` worker nodes are alive."""
-        return self._wait(lambda: (w if len(w := self.worker_nodes()) == count else None), timeout_s,
+        return self.wait_until(lambda: (w if len(w := self.worker_nodes()) == count else None), timeout_s,
                           f"{count} worker node(s)")  # fmt: skip
 
     def train_worker_nodes(self, alive_only: bool = False) -> set[str]:
@@ -371,7 +372,8 @@ class FakeAutoscalingCluster:
         return sorted(taken)
 
     @staticmethod
-    def _wait(probe: Any, timeout_s: float, what: str) -> Any:
+    def wait_until(probe: Any, timeout_s: float, what: str) -> Any:
+        """``probe()`` once it is not None, polled every 0.5 s (TimeoutError after ``timeout_s``: a safety net)."""
         deadline = time.time() + timeout_s
         while time.time() < deadline:
             value = probe()
