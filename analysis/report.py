@@ -32,6 +32,7 @@ from analysis.runs import confirm_runs
 from analysis.stats import holm
 from analysis.tables import (
     EFFECT,
+    ENDPOINT_RANGE_POINTS,
     ENDPOINT_NAMES,
     display_summary,
     effect,
@@ -39,6 +40,8 @@ from analysis.tables import (
     effect_table,
     load_confirm,
     load_examples,
+    mde_phrase,
+    mde_points,
     p_value,
     summary_table,
 )
@@ -196,10 +199,12 @@ def answer_lines(results: dict[str, TargetRobustness], alpha: float) -> list[str
         mde_h = float(np.nanmedian(h["mde"])) if len(h) and h["mde"].notna().any() else float("nan")
         mde_c = float(np.nanmedian(cells["mde"])) if len(cells) and cells["mde"].notna().any() else float("nan")
         if np.isfinite(mde_h) or np.isfinite(mde_c):
+            finite = [(m, where) for m, where in ((mde_h, "averaged over languages"), (mde_c, "in one language")) if np.isfinite(m)]
+            some = any(abs(m) * 100 < ENDPOINT_RANGE_POINTS for m, _ in finite)
             lines.append(
                 f"{target}: with {len(d.seeds)} seeds and about {_median_examples(d)} examples per language, this design detects "
-                f"(80% power) a language-averaged change of about {abs(mde_h) * 100:.1f} points and a change in one language of about "
-                f"{abs(mde_c) * 100:.1f} points (medians over contrasts); smaller effects may exist undetected."
+                "(80% power; medians over contrasts) " + " and ".join(mde_phrase(m, where) for m, where in finite)
+                + ("; smaller effects may exist undetected." if some else "; an effect of any size may exist undetected.")
             )
         else:
             lines.append(f"{target}: with {len(d.seeds)} seed(s) the seed variance cannot be estimated: no interval or test is possible; run >= 2 (better 3-5) confirm seeds.")
@@ -444,8 +449,8 @@ def _mde_text(r: TargetRobustness) -> str:
     if h is None and c is None:
         return "minimum detectable effect: none can be estimated (fewer than 2 seeds)"
     return (
-        "minimum detectable effect at 80% power (median over contrasts, at the family's Bonferroni level): "
-        f"headline {abs(h or 0) * 100:.1f} points, per cell {abs(c or 0) * 100:.1f} points"
+        "minimum detectable effect at 80% power (median over contrasts, at the family's Bonferroni level), in points: "
+        f"headline {mde_points(h if h is not None else float('nan'))}, per cell {mde_points(c if c is not None else float('nan'))}"
     )
 
 
@@ -513,7 +518,7 @@ def _markdown(results: dict[str, TargetRobustness], without: list[str], answer: 
         lines += ["Per intermediate, averaged over zero-shot languages (points, 95% interval, Holm p):", ""]
         lines += [f"| intermediate | {EFFECT} | p (Holm) | MDE, points | seeds |", "|---|---|---|---|---|"]
         lines += [
-            f"| {x.intermediate} | {effect(x.gain, x.ci_low, x.ci_high)} | {p_value(x.p_holm)} | {abs(x.mde) * 100:.1f} | {x.n_seeds} |"
+            f"| {x.intermediate} | {effect(x.gain, x.ci_low, x.ci_high)} | {p_value(x.p_holm)} | {mde_points(x.mde)} | {x.n_seeds} |"
             for x in r.headline.itertuples()
         ]
         flagged = r.cells[(r.cells["family"] == "cells") & r.cells["flagged"].astype(bool)].sort_values("p_holm")

@@ -74,8 +74,11 @@ def _row(contrast: Contrast, j: int, alpha_family: float, **keys: Any) -> dict[s
         **keys,
         "gain": float(contrast.gain[j]),
         "se": float(contrast.se[j]),
-        "ci_low": float(contrast.ci_low[j]),
-        "ci_high": float(contrast.ci_high[j]),
+        # Every endpoint is a share in [0, 1], so every gain lies in [-1, 1]:
+        # an interval reaching past that (few seeds, a wide spread) is cut
+        # there, which never excludes the true gain (coverage is unchanged).
+        "ci_low": float(np.clip(contrast.ci_low[j], -1.0, 1.0)),
+        "ci_high": float(np.clip(contrast.ci_high[j], -1.0, 1.0)),
         "p": float(contrast.p[j]),
         "mde": float(np.asarray(mde)[j]),
     }

@@ -96,6 +96,29 @@ def p_value(p: float) -> str:
     return f"{p:.3f}" if p < 0.01 else f"{p:.2f}"
 
 
+#: The endpoints are shares in [0, 1]: no gain can exceed 100 points.
+ENDPOINT_RANGE_POINTS = 100.0
+
+
+def mde_points(mde: float) -> str:
+    """A minimum detectable effect for a table cell: points, or, when it is
+    the endpoint's whole range or more, that nothing is detectable."""
+    if mde is None or not math.isfinite(mde):
+        return "n/a"
+    pts = abs(mde) * 100
+    return f"{pts:.1f}" if pts < ENDPOINT_RANGE_POINTS else f"none ({pts:.0f} >= 100)"
+
+
+def mde_phrase(mde: float, where: str) -> str:
+    """What a design detects, in words: "a change of about 4.2 points
+    averaged over languages", or, at 100 points or more, that it detects
+    no change of any size there."""
+    pts = abs(mde) * 100
+    if pts < ENDPOINT_RANGE_POINTS:
+        return f"a change of about {pts:.1f} points {where}"
+    return f"no change of any size {where} (it would take {pts:.0f} points; the endpoint spans 100)"
+
+
 #: Display names of the endpoints.
 ENDPOINT_NAMES = {
     "conditional_robust_accuracy": "conditional robust accuracy",
@@ -121,7 +144,7 @@ def effect_table(frame: pd.DataFrame) -> pd.DataFrame:
         if col in out:
             out[col] = out[col].map(p_value)
     if "mde" in out:
-        out["mde"] = out["mde"].map(lambda v: f"{abs(v) * 100:.1f}" if math.isfinite(v) else "n/a")
+        out["mde"] = out["mde"].map(mde_points)
     if "flagged" in out:
         out["flagged"] = out["flagged"].map(lambda v: "yes" if bool(v) else "")
     if "endpoint" in out:

@@ -67,13 +67,38 @@ def test_the_summary_opens_with_the_answer_and_states_the_design(report: dict) -
     answer = summary.split("## Answer", 1)[1].split("## xnli", 1)[0]
     assert "conditional robust accuracy" in answer
     assert "hellaswag in ar" in answer and "hellaswag in ur" in answer
-    assert "detects (80% power)" in answer and "nan" not in answer.lower()
+    assert "detects (80% power" in answer and "nan" not in answer.lower()
+    assert "no change of any size" not in answer  # 5 seeds, 300 examples: every MDE is a few points
     design = report["findings"]["targets"]["xnli"]["design"]
     assert design["seeds"] == [0, 1, 2, 3, 4] and design["english_reported_apart"] is True
     assert set(design["zero_shot_languages"]) == set(LANGUAGES)
     assert report["findings"]["targets"]["xnli"]["correlation"]["testable"] is True
     mde = report["findings"]["targets"]["xnli"]["mde"]
     assert 0 < mde["headline_median"] < mde["cells_median"] < 0.3
+
+
+def test_a_design_that_cannot_detect_any_change_says_so_in_words(tmp_path: Path) -> None:
+    """2 seeds, 60 examples, a large seed spread: the per-language MDE is over
+    100 points, more than a share can move. The report says no change of
+    any size is detectable there, never "a change of about 117 points"."""
+    design = ExampleDesign(languages=("ar", "de"), intermediates=("none", "qqp"), seeds=2, n_examples=60, seed_sd=2.0)
+    examples = example_rows(simulate_examples(design, 1, rng=3))
+    rows = pd.concat([aggregate_rows(examples), trial_rows(intermediates=("none", "qqp"))], ignore_index=True)
+    sweep = write_sweep_dir(tmp_path / "sweep", rows, examples=examples)
+    proc = run_cli(["analyze", str(sweep), "--out", str(tmp_path / "report"), "--jobs", "1"])
+    assert proc.returncode == 0, proc.stderr
+    findings = json.loads((tmp_path / "report" / "findings.json").read_text())
+    assert findings["targets"]["xnli"]["mde"]["cells_median"] >= 1.0  # the design, as planted
+    summary = (tmp_path / "report" / "summary.md").read_text()
+    answer = summary.split("## Answer", 1)[1].split("## xnli", 1)[0]
+    assert "no change of any size in one language" in answer and "the endpoint spans 100" in answer
+    assert "a change in one language of about" not in answer
+    design_items = summary.split("## xnli", 1)[1]
+    assert "per cell none (" in design_items  # the design list: no MDE over 100 printed as if detectable
+    # intervals end where a share's gain must: within [-100, +100] points (this design reaches the edge)
+    cells = pd.read_csv(tmp_path / "report" / "xnli_cells.csv")
+    assert cells["ci_low"].min() >= -1.0 and cells["ci_high"].max() <= 1.0
+    assert ((cells["ci_low"] == -1.0) | (cells["ci_high"] == 1.0)).any()
 
 
 def test_an_old_sweep_with_aggregate_rows_only_still_opens(tmp_path: Path) -> None:

@@ -133,3 +133,12 @@ def test_paired_arrays_align_runs_on_the_examples_all_of_them_evaluated() -> Non
     assert arrays.clean_score[0, 1].tolist() == [0.0, 1.0, 0.0]
     assert arrays.survived[0, 0, 0].tolist() == [1.0, 0.0, 0.0]
     assert paired_arrays(_example_rows(), "fr", ["none", "mnli"], [0, 1], ["typo"]) is None
+
+
+def test_an_mde_of_the_endpoints_whole_range_or_more_reads_as_none() -> None:
+    from analysis.tables import mde_phrase, mde_points
+
+    assert mde_points(0.042) == "4.2" and mde_points(float("nan")) == "n/a"
+    assert mde_points(1.84) == "none (184 >= 100)" and mde_points(-1.0) == "none (100 >= 100)"
+    assert mde_phrase(0.318, "averaged over languages") == "a change of about 31.8 points averaged over languages"
+    assert mde_phrase(1.62, "in one language").startswith("no change of any size in one language")
