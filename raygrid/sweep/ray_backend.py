@@ -261,7 +261,10 @@ def _run_trial(config: dict[str, Any], sweep_dir: Location, unit: Unit) -> None:
     _span("fit.start", unit.key)
     try:
         trainer.fit()
-    except Exception as exc:  # the run failed after its retries: record it, the sweep goes on
+    except Exception as exc:
+        if not unit_failed(exc):
+            raise  # Tune's trial errors: a live driver records it (on_trial_complete), a resumed one reruns the unit
+        # the run failed after its retries: record it, the sweep goes on
         message = f"{type(exc).__name__}: {exc}".strip()[:4000]  # Train nests the worker's error inside
         TrialRecord(unit.key, "failed", None, error=message, path=TRAINER_PATH).write(sweep_dir)
         tune.report({"raygrid_failed": 1.0, OBJECTIVE: float("nan")})
@@ -270,6 +273,20 @@ def _run_trial(config: dict[str, Any], sweep_dir: Location, unit: Unit) -> None:
         # The unit's checkpoint and record are written: its resume states
         # (optimizer included: three times the model) are of no more use.
         remove_train_run(sweep_dir, unit.key)
+
+
+def unit_failed(exc: BaseException) -> bool:
+    """Whether ``TorchTrainer.fit()``'s exception is the unit's own failure
+    (recorded as ``failed``: a resumed sweep never runs it again) rather than
+    the loss of the Train controller actor that ran it. The controller dies
+    with the trial's placement group when the driver that owns them is
+    killed: the trial, killed a moment later, must not record the unit as
+    failed in between (seen: a driver restarted during a scale-up left a
+    running unit ``failed`` with "ActorDiedError ... its placement group was
+    removed", and the resumed sweep never reran it)."""
+    from ray.exceptions import RayActorError
+
+    return not isinstance(exc, RayActorError)
 
 
 # -- the local path: one worker, in the trial's own process ---------------------------------------
