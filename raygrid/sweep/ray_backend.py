@@ -97,6 +97,7 @@ from raygrid.sweep.cluster import (
     autoscaler_node_groups,
     check_resources,
     cluster_address,
+    remove_orphaned_placement_groups,
     start_ray,
     with_autoscaling,
 )
@@ -811,6 +812,32 @@ def trim_trial(trial: Any) -> None:
     meta.last_result = {k: v for k, v in last.items() if k in KEPT_RESULT_KEYS}
 
 
+class ReapOrphanedGroups(tune.Callback):
+    """Removes the placement groups a killed driver left on the cluster
+    (:func:`raygrid.sweep.cluster.remove_orphaned_placement_groups`) when
+    the segment starts and every ``every_s`` seconds; a failure to read or
+    remove is logged, never fatal."""
+
+    def __init__(self, every_s: float = 30.0) -> None:
+        self.every_s = every_s
+        self._last = 0.0
+
+    def reap(self) -> None:
+        self._last = time.time()
+        try:
+            removed = remove_orphaned_placement_groups()
+        except Exception as exc:  # noqa: BLE001 - Ray's private tables moved, or the GCS did not answer
+            logging.getLogger(__name__).warning("orphaned placement groups not checked: %s: %s", type(exc).__name__, exc)
+            return
+        if removed:
+            logging.getLogger(__name__).warning("removed %d placement group(s) a dead driver left: %s",
+                                                len(removed), ", ".join(removed))  # fmt: skip
+
+    def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        if time.time() - self._last >= self.every_s:
+            self.reap()
+
+
 class ProgressCallback(tune.Callback):
     """A live progress line: cells done/total, trials running, best per cell,
     elapsed and estimated time left, read from the experiment's ``searcher``;
@@ -924,6 +951,9 @@ def run_experiment(
     progress line's elapsed and remaining time.
     """
     start_ray(address)
+    reaper = [ReapOrphanedGroups()] if address else []  # a cluster an earlier, killed driver may have used
+    for callback in reaper:
+        callback.reap()
     live = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
     groups = autoscaler_node_groups()
     cluster, nodes = with_autoscaling(ray.cluster_resources(), live, groups)
@@ -949,7 +979,7 @@ def run_experiment(
     # with an autoscaler, the line says which units wait for capacity and the ETA counts what is coming
     progress = [] if quiet else [ProgressCallback(searcher, started=started, stream=TERMINAL,
                                                   capacity_address=cluster_address() if groups else None)]  # fmt: skip
-    callbacks: list[Any] = [TrimFinishedTrials(), *progress]
+    callbacks: list[Any] = [TrimFinishedTrials(), *progress, *reaper]
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
@@ -1002,6 +1032,7 @@ __all__ = [
     "CellSearcher",
     "Experiment",
     "LocalUnitTrial",
+    "ReapOrphanedGroups",
     "discard_tune_state",
     "run_experiment",
     "trial_resources",
