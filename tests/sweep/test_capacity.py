@@ -67,6 +67,52 @@ def test_a_cluster_with_no_view_is_one_line() -> None:
     assert Capacity.from_json(view.to_json()) == view
 
 
+# -- replies recorded from a live fake cluster -----------------------------------------------------------------------
+
+
+def _recorded() -> list[tuple[str, bytes, dict[str, object]]]:
+    """(name, serialized reply, the view raygrid took of it then), in order."""
+    from google.protobuf.json_format import Parse
+    from ray.core.generated.autoscaler_pb2 import GetClusterStatusReply
+
+    out = []
+    for path in sorted(DATA.glob("*.json")):
+        if path.name.endswith(".view.json"):
+            continue
+        reply = Parse(path.read_text(), GetClusterStatusReply())
+        view = json.loads(path.with_name(path.name.replace(".json", ".view.json")).read_text())
+        out.append((path.stem, reply.SerializeToString(), view))
+    return out
+
+
+def test_recorded_states_parse() -> None:
+    """Ray's autoscaler (v2, Ray 2.60) replies recorded by
+    ``benchmarks/autoscale_campaign.py --spot-failure never_running
+    --no-preempt --record-states``: a sweep of 4 units, 2 at a time, at the
+    cluster's minimum size; the spot type never comes and the on-demand twin
+    takes over. Each parses to the view taken of it when it was recorded
+    (fails when Ray's reply or its parser moves), and the sequence is what
+    a user watching ``raygrid status`` sees."""
+    recorded = _recorded()
+    assert len(recorded) >= 8
+    views = []
+    for name, data, expected in recorded:
+        view = capacity.from_reply(str(expected["address"]), data)
+        assert view.to_json() == expected, name
+        views.append(view)
+    # the head alone, then the sweep's two units waiting with nothing asked for yet
+    assert views[0].node_types == {HEAD: NodeCounts(running=1)} and views[0].waiting == 0
+    assert all(v.autoscaler for v in views)
+    # spot is asked for first and launches; the units wait for nodes on the way (not stuck)
+    spot = next(v for v in views if v.node_types.get(SPOT, NodeCounts()).launching)
+    assert spot.waiting == 2 and spot.coming >= 1
+    assert capacity.waiting_line(spot).startswith("units waiting for capacity: 2 (")
+    # spot never runs: the on-demand twin does, and the units stop waiting
+    assert not any(v.node_types.get(SPOT, NodeCounts()).running for v in views)
+    last = views[-1]
+    assert last.node_types[ONDEMAND].running >= 1 and last.waiting == 0 and SPOT not in last.node_types
+
+
 # -- the ETA --------------------------------------------------------------------------------------------------------
 
 
