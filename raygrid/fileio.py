@@ -1,7 +1,9 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half."""
+"""Atomic file writes: a reader sees the old file or the new one, never
+half; and the records of a JSON-lines file that is being appended to."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -44,3 +46,19 @@ def output_dir_problem(path: Path | str) -> str | None:
     if not os.access(probe, os.W_OK | os.X_OK):
         return f"{str(probe)!r} is not writable"
     return None
+
+
+def read_json_lines(path: Path) -> list[dict[str, object]]:
+    """The complete JSON lines of ``path`` so far: a line still being
+    written (or torn) is skipped; no file reads as none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return []
+    out = []
+    for line in text.splitlines():
+        try:
+            out.append(json.loads(line))
+        except ValueError:
+            continue
+    return out

@@ -67,7 +67,9 @@ def register(sub: Any) -> None:
     p = sub.add_parser(
         "status",
         help="progress of a sweep, from its folder (no cluster needed)",
-        description="Cells done / running / pending, trials, failures and the best value per cell so far.",
+        description="Cells done / running / pending, trials, failures and the best value per cell so far. While "
+        "the sweep runs on a cluster it joined with --address: that cluster's nodes per node type (running, "
+        "launching, pending, failed launches) and the units waiting for capacity, from its autoscaler.",
     )
     p.add_argument("sweep_dir", metavar="DIR", help="the sweep folder: a local path or s3://bucket/prefix/NAME")
     p.add_argument("--json", action="store_true")
@@ -166,7 +168,7 @@ def resume(args: argparse.Namespace) -> int:
 def status(args: argparse.Namespace) -> int:
     from raygrid.sweep.driver import sweep_status
 
-    progress = sweep_status(args.sweep_dir)
+    progress = sweep_status(args.sweep_dir, cluster=True)
     if args.json:
         print(json.dumps(progress, indent=2))
     else:
@@ -176,4 +178,8 @@ def status(args: argparse.Namespace) -> int:
             print(f"units finished by path: {ran} (local: in the trial's process; trainer: Train worker actors)")
         if progress.get("writer"):
             print(f"writer: {progress['writer']['description']}")
+        if progress.get("capacity"):
+            from raygrid.sweep.capacity import Capacity, describe
+
+            print("\n".join(describe(Capacity.from_json(progress["capacity"]))))
     return 0

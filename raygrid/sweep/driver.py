@@ -203,7 +203,9 @@ def _run(
         cluster.start(address, spec)  # checks the cluster before anything is written
         sweep_dir.mkdir()
         # one writer per sweep, until the end of the run
-        writer = lease.acquire(sweep_dir, force=force_unlock, log=ray_output.say)
+        # the lease names the cluster joined with --address: `raygrid status` asks its autoscaler
+        writer = lease.acquire(sweep_dir, force=force_unlock, log=ray_output.say,
+                               ray_address=cluster.cluster_address() if address else None)  # fmt: skip
         if output is not None:  # the log is the writer's: opened once the lease is held
             log = output.to_file(ray_output.log_path(sweep_dir))
             if not quiet:
@@ -285,9 +287,13 @@ def resume_sweep(
                      trust_remote_code=trust_remote_code, force_unlock=force_unlock, verbose=verbose)  # fmt: skip
 
 
-def sweep_status(sweep_dir: Location | Path | str) -> dict[str, Any]:
+def sweep_status(sweep_dir: Location | Path | str, *, cluster: bool = False) -> dict[str, Any]:
     """Cells done / running / pending, trials, failures and the best value
-    per cell, from the sweep folder alone (no Ray, no cluster)."""
+    per cell, from the sweep folder alone (no Ray, no cluster).
+
+    ``cluster``: also, while a writer that joined a cluster with
+    ``--address`` runs, what that cluster's autoscaler is doing (key
+    ``capacity``: :mod:`raygrid.sweep.capacity`; absent otherwise)."""
     from raygrid.sweep.plan import JOURNAL, Planner, unit_paths
 
     sweep_dir = _open_sweep_dir(sweep_dir)
@@ -297,7 +303,13 @@ def sweep_status(sweep_dir: Location | Path | str) -> dict[str, Any]:
     # A read-only look: a private in-memory copy of the journal; nothing is
     # written to the folder and no RUNNING trial is failed (tests/sweep/test_readonly.py).
     progress = Planner(spec, sweep_dir, read_only=True).progress()
-    return {**progress, "unit_paths": unit_paths(sweep_dir), "writer": _current_writer(sweep_dir)}
+    out = {**progress, "unit_paths": unit_paths(sweep_dir), "writer": _current_writer(sweep_dir)}
+    address = _writer_cluster(sweep_dir) if cluster else None
+    if address is not None:
+        from raygrid.sweep import capacity
+
+        out["capacity"] = capacity.probe(address).to_json()
+    return out
 
 
 def _current_writer(sweep_dir: Location) -> dict[str, Any] | None:
@@ -305,3 +317,9 @@ def _current_writer(sweep_dir: Location) -> dict[str, Any] | None:
     from raygrid.sweep.lease import current_writer
 
     return current_writer(sweep_dir)
+
+
+def _writer_cluster(sweep_dir: Location) -> str | None:
+    from raygrid.sweep.lease import writer_cluster
+
+    return writer_cluster(sweep_dir)

@@ -112,12 +112,15 @@ class Holder:
     token: str  # random: tells this lease from any other, even from the same pid
     ttl_s: float | None = None  # S3 only: the lease expires this long after its last renewal
     renewed_at: float | None = None  # S3 only, the holder's clock (for people; expiry uses the server's clock)
+    # the GCS address of the Ray cluster it joined with --address (None: a local Ray of its own), where
+    # `raygrid status` asks the autoscaler what it is doing for the sweep (raygrid.sweep.capacity)
+    ray_address: str | None = None
 
     @classmethod
-    def this_process(cls, ttl_s: float | None) -> Holder:
+    def this_process(cls, ttl_s: float | None, ray_address: str | None = None) -> Holder:
         pid = os.getpid()
         return cls(socket.gethostname(), pid, process_start_time(pid), _boot_id(), __version__, time.time(),
-                   secrets.token_hex(16), ttl_s)  # fmt: skip
+                   secrets.token_hex(16), ttl_s, ray_address=ray_address)  # fmt: skip
 
     def to_bytes(self) -> bytes:
         return (json.dumps(asdict(self), indent=2) + "\n").encode("utf-8")
@@ -134,6 +137,7 @@ class Holder:
                 acquired_at=float(raw["acquired_at"]), token=str(raw["token"]),
                 ttl_s=None if raw.get("ttl_s") is None else float(raw["ttl_s"]),
                 renewed_at=None if raw.get("renewed_at") is None else float(raw["renewed_at"]),
+                ray_address=None if raw.get("ray_address") is None else str(raw["ray_address"]),
             )  # fmt: skip
         except (ValueError, KeyError, TypeError):
             return None
@@ -546,15 +550,17 @@ def acquire(
     ttl_s: float = S3_TTL_S,
     log: Log = _stderr,
     on_lost: Callable[[], None] = _stop_main_thread,
+    ray_address: str | None = None,
 ) -> Lease:
     """Takes the sweep folder's lease (the folder must exist if it is local).
 
     Raises :class:`SweepLeaseError` (one line naming the holder) if another
     writer holds it. ``force`` breaks any lease (``--force-unlock``: see
-    the module's docstring for the risk).
+    the module's docstring for the risk). ``ray_address``: the cluster the
+    writer joined, written in the lease for ``raygrid status``.
     """
     store = _store(sweep_dir, ttl_s)
-    me = Holder.this_process(ttl_s if sweep_dir.remote else None)
+    me = Holder.this_process(ttl_s if sweep_dir.remote else None, ray_address)
     seen: Seen | None = None
     for _ in range(_ATTEMPTS):
         version = store.create(me)
@@ -606,5 +612,18 @@ def current_writer(sweep_dir: Location) -> dict[str, Any] | None:
     return holder.summary() if holder else {"description": f"unreadable {LEASE_FILE}"}
 
 
+def writer_cluster(sweep_dir: Location) -> str | None:
+    """The Ray cluster (GCS address) the sweep's writer runs on, while a
+    writer that joined one with ``--address`` holds the lease and is not
+    provably gone; ``None`` otherwise. Reads the lease and nothing else."""
+    try:
+        holder = Holder.from_bytes((sweep_dir / LEASE_FILE).read_bytes())
+    except FileNotFoundError:
+        return None
+    if holder is None or holder.ray_address is None or provably_gone(holder):
+        return None
+    return holder.ray_address
+
+
 __all__ = ["LEASE_FILE", "Holder", "Lease", "SweepLeaseError", "acquire", "current_writer", "lost_here",
-           "process_start_time", "provably_gone"]  # fmt: skip
+           "process_start_time", "provably_gone", "writer_cluster"]  # fmt: skip

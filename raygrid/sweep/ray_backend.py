@@ -91,8 +91,16 @@ from raygrid.faults import fault_point
 from raygrid.layout import SPEC_FILE, TRAIN_DIR, TUNE_DIR
 from raygrid.spec import SweepSpec
 from raygrid.storage import Location
-from raygrid.sweep import retention
-from raygrid.sweep.cluster import TRIAL_RESOURCE, autoscaler_node_groups, check_resources, start_ray, with_autoscaling
+from raygrid.sweep import capacity, retention
+from raygrid.sweep.cluster import (
+    TRIAL_RESOURCE,
+    autoscaler_node_groups,
+    check_resources,
+    cluster_address,
+    remove_orphaned_placement_groups,
+    start_ray,
+    with_autoscaling,
+)
 from raygrid.sweep.plan import FINISHED, Planner, TrialRecord, Unit
 from raygrid.sweep.quiet import TERMINAL
 from raygrid.sweep.segment_size import default_segment_trials
@@ -254,7 +262,10 @@ def _run_trial(config: dict[str, Any], sweep_dir: Location, unit: Unit) -> None:
     _span("fit.start", unit.key)
     try:
         trainer.fit()
-    except Exception as exc:  # the run failed after its retries: record it, the sweep goes on
+    except Exception as exc:
+        if not unit_failed(exc):
+            raise  # Tune's trial errors: a live driver records it (on_trial_complete), a resumed one reruns the unit
+        # the run failed after its retries: record it, the sweep goes on
         message = f"{type(exc).__name__}: {exc}".strip()[:4000]  # Train nests the worker's error inside
         TrialRecord(unit.key, "failed", None, error=message, path=TRAINER_PATH).write(sweep_dir)
         tune.report({"raygrid_failed": 1.0, OBJECTIVE: float("nan")})
@@ -263,6 +274,20 @@ def _run_trial(config: dict[str, Any], sweep_dir: Location, unit: Unit) -> None:
         # The unit's checkpoint and record are written: its resume states
         # (optimizer included: three times the model) are of no more use.
         remove_train_run(sweep_dir, unit.key)
+
+
+def unit_failed(exc: BaseException) -> bool:
+    """Whether ``TorchTrainer.fit()``'s exception is the unit's own failure
+    (recorded as ``failed``: a resumed sweep never runs it again) rather than
+    the loss of the Train controller actor that ran it. The controller dies
+    with the trial's placement group when the driver that owns them is
+    killed: the trial, killed a moment later, must not record the unit as
+    failed in between (seen: a driver restarted during a scale-up left a
+    running unit ``failed`` with "ActorDiedError ... its placement group was
+    removed", and the resumed sweep never reran it)."""
+    from ray.exceptions import RayActorError
+
+    return not isinstance(exc, RayActorError)
 
 
 # -- the local path: one worker, in the trial's own process ---------------------------------------
@@ -787,16 +812,46 @@ def trim_trial(trial: Any) -> None:
     meta.last_result = {k: v for k, v in last.items() if k in KEPT_RESULT_KEYS}
 
 
+class ReapOrphanedGroups(tune.Callback):
+    """Removes the placement groups a killed driver left on the cluster
+    (:func:`raygrid.sweep.cluster.remove_orphaned_placement_groups`) when
+    the segment starts and every ``every_s`` seconds; a failure to read or
+    remove is logged, never fatal."""
+
+    def __init__(self, every_s: float = 30.0) -> None:
+        self.every_s = every_s
+        self._last = 0.0
+
+    def reap(self) -> None:
+        self._last = time.time()
+        try:
+            removed = remove_orphaned_placement_groups()
+        except Exception as exc:  # noqa: BLE001 - Ray's private tables moved, or the GCS did not answer
+            logging.getLogger(__name__).warning("orphaned placement groups not checked: %s: %s", type(exc).__name__, exc)
+            return
+        if removed:
+            logging.getLogger(__name__).warning("removed %d placement group(s) a dead driver left: %s",
+                                                len(removed), ", ".join(removed))  # fmt: skip
+
+    def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
+        if time.time() - self._last >= self.every_s:
+            self.reap()
+
+
 class ProgressCallback(tune.Callback):
     """A live progress line: cells done/total, trials running, best per cell,
-    elapsed and estimated time left, read from the experiment's ``searcher``."""
+    elapsed and estimated time left, read from the experiment's ``searcher``;
+    on a cluster with an autoscaler (``capacity_address``: its GCS) also the
+    units waiting for capacity, read from the autoscaler at each line."""
 
     def __init__(
-        self, searcher: CellSearcher | None, every_s: float = 10.0, stream: Any = None, started: float | None = None
-    ) -> None:
+        self, searcher: CellSearcher | None, every_s: float = 10.0, stream: Any = None, started: float | None = None,
+        capacity_address: str | None = None,
+    ) -> None:  # fmt: skip
         self.searcher = searcher
         self.every_s = every_s
         self.stream = stream
+        self.capacity_address = capacity_address
         self._last = 0.0
         self._started = time.time() if started is None else started  # the sweep's start, across segments
 
@@ -805,11 +860,21 @@ class ProgressCallback(tune.Callback):
         if now - self._last < self.every_s:
             return
         self._last = now
+        view = capacity.read(self.capacity_address, timeout_s=2.0) if self.capacity_address else None
         print(progress_line(trials_hint=sum(t.status == "RUNNING" for t in trials), started=self._started,
-                            searcher=self.searcher), file=self.stream or sys.stderr, flush=True)  # fmt: skip
+                            searcher=self.searcher, view=view), file=self.stream or sys.stderr, flush=True)  # fmt: skip
 
 
-def progress_line(*, trials_hint: int, started: float, searcher: CellSearcher | None) -> str:
+def progress_line(
+    *, trials_hint: int, started: float, searcher: CellSearcher | None, view: capacity.Capacity | None = None
+) -> str:
+    """The line; ``view``: the autoscaler's (None: no autoscaler, or not asked).
+
+    The time left is the units left times the sweep's elapsed time per
+    finished unit, divided by the units that run at once: the trials
+    running, where a unit whose Train workers wait for a node counts only
+    while the autoscaler has a node on the way for it
+    (:func:`raygrid.sweep.capacity.time_left`); the line says how many wait."""
     elapsed = time.time() - started
     if searcher is None:
         return f"[raygrid] {trials_hint} trial(s) running, {elapsed:.0f}s elapsed"
@@ -823,12 +888,11 @@ def progress_line(*, trials_hint: int, started: float, searcher: CellSearcher | 
     done_units = progress["trials_finished"] + sum(
         1 for c in progress["cells"] if c["stage"] == "confirm" and c["status"] == "done"
     )
-    eta = ""
-    if done_units and remaining:
-        per_unit = elapsed / done_units
-        eta = f", ~{per_unit * remaining / max(1, trials_hint):.0f}s left"
+    per_unit_s = elapsed / done_units if done_units else 0.0
+    left_s, waiting = capacity.time_left(per_unit_s, remaining, max(1, trials_hint), view)
+    eta = "" if left_s is None else f", ~{left_s:.0f}s left"
     return (
-        f"[raygrid] cells {progress['done']}/{progress['total']} done, {trials_hint} trial(s) running, "
+        f"[raygrid] cells {progress['done']}/{progress['total']} done, {trials_hint} trial(s) running{waiting}, "
         f"{progress['failures']} failed, {elapsed:.0f}s elapsed{eta}" + (f" | best: {', '.join(best[:6])}" if best else "")
     )
 
@@ -887,6 +951,9 @@ def run_experiment(
     progress line's elapsed and remaining time.
     """
     start_ray(address)
+    reaper = [ReapOrphanedGroups()] if address else []  # a cluster an earlier, killed driver may have used
+    for callback in reaper:
+        callback.reap()
     live = [n["Resources"] for n in ray.nodes() if n.get("Alive")]
     groups = autoscaler_node_groups()
     cluster, nodes = with_autoscaling(ray.cluster_resources(), live, groups)
@@ -909,8 +976,10 @@ def run_experiment(
     searcher = CellSearcher(spec, sweep_dir, segment_trials=segment_trials or None, trust_remote_code=trust_remote_code,
                             path=None if trial_function is not None else path)  # fmt: skip
     # the progress line on the terminal, not in the sweep's Ray log (raygrid.sweep.quiet)
-    progress = [] if quiet else [ProgressCallback(searcher, started=started, stream=TERMINAL)]
-    callbacks: list[Any] = [TrimFinishedTrials(), *progress]
+    # with an autoscaler, the line says which units wait for capacity and the ETA counts what is coming
+    progress = [] if quiet else [ProgressCallback(searcher, started=started, stream=TERMINAL,
+                                                  capacity_address=cluster_address() if groups else None)]  # fmt: skip
+    callbacks: list[Any] = [TrimFinishedTrials(), *progress, *reaper]
     tuner = tune.Tuner(
         trainable,
         tune_config=tune.TuneConfig(
@@ -963,6 +1032,7 @@ __all__ = [
     "CellSearcher",
     "Experiment",
     "LocalUnitTrial",
+    "ReapOrphanedGroups",
     "discard_tune_state",
     "run_experiment",
     "trial_resources",

@@ -6,8 +6,12 @@ Autoscaling Locally") runs the real autoscaler in the head's monitor process
 and launches each worker node it decides on as a raylet of this machine,
 with logical resources. :class:`FakeAutoscalingCluster` starts one shaped
 like ``cluster.yaml``: a head that hosts the driver and every trial function
-(CPU 0, the ``raygrid_trial`` resource) and one worker type that carries the
-CPUs and no trial resource, min 0, max ``max_workers``.
+(CPU 0, the ``raygrid_trial`` resource) and two worker types that carry the
+CPUs and no trial resource, min 0, max ``max_workers`` each: a spot type
+(priority 1) and its on-demand twin (priority 0), the same resources. The
+nodes come from :class:`~raygrid.testing.fake_cloud.FakeCloudProvider`, Ray's
+fake provider with ways to refuse the spot type (``spot_failure``) and to
+hold launches while a test looks at the cluster (:meth:`hold_launches`).
 
 Unlike ``AutoscalingCluster`` it never runs ``ray stop --force`` (which would
 stop every Ray on the machine, other people's included): the cluster lives in
@@ -38,12 +42,20 @@ from pathlib import Path
 from typing import Any
 
 from raygrid.sweep.cluster import TRIAL_RESOURCE, TRIAL_RESOURCE_TOTAL
+from raygrid.testing.fake_cloud import ALLOCATE_TIMEOUT_ENV, LaunchFailure, read_launch_log
 
 #: The node type name and id the fake provider gives the head (hard-wired there).
 HEAD_TYPE = "ray.head.default"
 FAKE_HEAD_NODE_ID = "fffffffffffffffffffffffffffffffffffffffffffffffffff00000"
-#: The worker node type: a stand-in for cluster.yaml's GPU types (CPUs only here).
-WORKER_TYPE = "worker-spot"
+#: The worker node types: stand-ins for cluster.yaml's GPU types (CPUs only here), a spot type and its
+#: on-demand twin (cluster.yaml's priorities: spot first).
+SPOT_TYPE = "worker-spot"
+ONDEMAND_TYPE = "worker-ondemand"
+WORKER_TYPE = SPOT_TYPE  # the type nodes come from when spot works
+#: Seconds an allocated instance may take to run Ray before autoscaler v2 gives up on it
+#: (ALLOCATION_TIMEOUT: the fallback of a spot type that never comes up). Ray's default is 3600 s;
+#: a fake node runs Ray before the provider lists it, so only a refused one ever waits this long.
+ALLOCATION_TIMEOUT_S = 8
 #: The environment variable that marks this cluster's processes (its temp folder).
 CLUSTER_MARK = "RAYGRID_FAKE_CLUSTER"
 #: Every process of the fake cluster stays on loopback (Ray reads this before
@@ -62,14 +74,25 @@ def free_port() -> int:
 
 
 def autoscaler_config(
-    max_workers: int, worker_cpus: float, idle_timeout_minutes: float, gcs_address: str
+    max_workers: int,
+    worker_cpus: float,
+    idle_timeout_minutes: float,
+    gcs_address: str,
+    *,
+    spot_failure: LaunchFailure | None = None,
+    hold_file: Path | None = None,
+    launch_log: Path | None = None,
 ) -> dict[str, Any]:
     """The cluster config the head's autoscaler runs: cluster.yaml's shape
-    (a trial-only head, one worker type with no trial resource) on the fake
-    multi-node provider."""
+    (a trial-only head; a spot worker type and its on-demand twin, no trial
+    resource on either) on :class:`~raygrid.testing.fake_cloud.FakeCloudProvider`
+    (``spot_failure``: how the spot type fails to launch; ``hold_file``:
+    launches of working types wait while it exists; ``launch_log``: the
+    provider's record of launches)."""
+    worker = {"resources": {"CPU": worker_cpus}, "node_config": {}, "min_workers": 0, "max_workers": max_workers}
     return {
         "cluster_name": "raygrid-fake",
-        "max_workers": max_workers,
+        "max_workers": 2 * max_workers,  # each type's own cap binds
         "upscaling_speed": 1.0,
         "idle_timeout_minutes": idle_timeout_minutes,
         "provider": {
@@ -77,7 +100,10 @@ def autoscaler_config(
             # "fake_multinode" autoscaler v2 reads its defaults from an
             # example.yaml the Ray 2.60 wheel does not ship, and dies
             "type": "external",
-            "module": "ray.autoscaler._private.fake_multi_node.node_provider.FakeMultiNodeProvider",
+            "module": "raygrid.testing.fake_cloud.FakeCloudProvider",
+            **({"refuse": {SPOT_TYPE: spot_failure.value}} if spot_failure else {}),
+            **({"hold_launches_while": str(hold_file)} if hold_file else {}),
+            **({"launch_log": str(launch_log)} if launch_log else {}),
             "gcs_address": gcs_address,  # the worker raylets join here (the provider's default is port 6379)
             "disable_node_updaters": True,
             "disable_launch_config_check": True,
@@ -89,8 +115,8 @@ def autoscaler_config(
         "available_node_types": {
             HEAD_TYPE: {"resources": {"CPU": 0, TRIAL_RESOURCE: TRIAL_RESOURCE_TOTAL}, "node_config": {},
                         "max_workers": 0},  # fmt: skip
-            WORKER_TYPE: {"resources": {"CPU": worker_cpus}, "node_config": {}, "min_workers": 0,
-                          "max_workers": max_workers},  # fmt: skip
+            SPOT_TYPE: {**worker, "priority": 1},
+            ONDEMAND_TYPE: {**worker, "priority": 0},
         },
         "auth": {},
         "docker": {},
@@ -115,6 +141,7 @@ class WorkerNode:
     node_id: str  # Ray's node id (hex)
     instance_id: str  # the provider's id of the node (what terminate_node takes)
     resources: dict[str, float]
+    node_type: str = ""  # the autoscaler's node type (SPOT_TYPE, ONDEMAND_TYPE)
 
 
 class FakeAutoscalingCluster:
@@ -132,6 +159,10 @@ class FakeAutoscalingCluster:
         extra_env: more environment for every process of the cluster (the
             worker nodes' included: they inherit the head's), e.g.
             ``RAYGRID_UNIT_SPANS``.
+        spot_failure: how the spot type fails to launch (``None``: it
+            works): :class:`~raygrid.testing.fake_cloud.LaunchFailure`.
+        allocation_timeout_s: autoscaler v2's ALLOCATION_TIMEOUT for this
+            cluster (how long a refused ``never_running`` spot node is waited for).
     """
 
     def __init__(
@@ -141,12 +172,18 @@ class FakeAutoscalingCluster:
         idle_timeout_minutes: float = 0.25,
         root: str | None = None,
         extra_env: Mapping[str, str] | None = None,
+        spot_failure: LaunchFailure | None = None,
+        allocation_timeout_s: int = ALLOCATION_TIMEOUT_S,
     ) -> None:
         self.extra_env = dict(extra_env or {})
         self.max_workers = max_workers
         self.worker_cpus = worker_cpus
         self.idle_timeout_minutes = idle_timeout_minutes
+        self.spot_failure = spot_failure
+        self.allocation_timeout_s = allocation_timeout_s
         self.temp_dir = Path(tempfile.mkdtemp(prefix="rgas-", dir=root or "/tmp"))
+        self.hold_file = self.temp_dir / "hold-launches"  # launches of working types wait while it exists
+        self.launch_log = self.temp_dir / "launches.jsonl"  # the provider's side of every launch
         self.port = free_port()
         self.dashboard_port = free_port()
         self.address = f"127.0.0.1:{self.port}"
@@ -164,6 +201,8 @@ class FakeAutoscalingCluster:
             # autoscaler v2, as `ray up` runs it (the driver reads its node types from the monitor's config)
             "RAY_enable_autoscaler_v2": "1", "RAY_CLOUD_INSTANCE_ID": FAKE_HEAD_NODE_ID,
             "RAY_OVERRIDE_NODE_ID_FOR_TESTING": FAKE_HEAD_NODE_ID,
+            "RAY_NODE_TYPE_NAME": HEAD_TYPE,  # as `ray up` starts the head (a worker node's provider sets its own)
+            ALLOCATE_TIMEOUT_ENV: str(self.allocation_timeout_s),
             # inherited by every process of the cluster, even one whose title Ray rewrites (ray::IDLE)
             CLUSTER_MARK: str(self.temp_dir),
         }  # fmt: skip
@@ -172,8 +211,10 @@ class FakeAutoscalingCluster:
         """Starts the head (and with it the autoscaler); returns once the
         head is up, before any worker exists."""
         config = self.temp_dir / "autoscaler.json"
-        config.write_text(json.dumps(autoscaler_config(self.max_workers, self.worker_cpus, self.idle_timeout_minutes,
-                                                       self.address)))  # fmt: skip
+        config.write_text(json.dumps(autoscaler_config(
+            self.max_workers, self.worker_cpus, self.idle_timeout_minutes, self.address,
+            spot_failure=self.spot_failure, hold_file=self.hold_file, launch_log=self.launch_log,
+        )))  # fmt: skip
         ray = str(Path(sys.executable).with_name("ray"))
         command = [
             ray, "start", "--head", f"--autoscaling-config={config}", f"--temp-dir={self.temp_dir}",
@@ -186,7 +227,7 @@ class FakeAutoscalingCluster:
         ]  # fmt: skip
         self._started = True
         subprocess.run(command, env=self.env(), check=True, capture_output=True, timeout=timeout_s)
-        self.head_node_id = self._wait(lambda: self._head_id(), timeout_s, "the head node")
+        self.head_node_id = self.wait_until(lambda: self._head_id(), timeout_s, "the head node")
 
     def shutdown(self) -> int:
         """Kills every process of this cluster (head, autoscaler, worker
@@ -232,6 +273,23 @@ class FakeAutoscalingCluster:
                 out.append(int(proc.name))
         return out
 
+    # -- the fake cloud --------------------------------------------------------------------------------------------
+
+    def hold_launches(self) -> None:
+        """From now on, a node of a working type that the autoscaler
+        launches waits (requested, not yet up) until :meth:`release_launches`."""
+        self.hold_file.touch()
+
+    def release_launches(self) -> None:
+        """Held launches go on (their nodes start)."""
+        self.hold_file.unlink(missing_ok=True)
+
+    def launches(self) -> list[dict[str, Any]]:
+        """The provider's record so far: ``{"t", "event", "type", "instance"}``
+        per launch step (``held``, ``released``, ``running``,
+        ``allocated_never_running``, ``refused``) and ``terminated``."""
+        return read_launch_log(self.launch_log)
+
     # -- what the cluster holds ------------------------------------------------------------------------------------
 
     def nodes(self) -> list[dict[str, Any]]:
@@ -254,7 +312,8 @@ class FakeAutoscalingCluster:
 
     def worker_nodes(self) -> list[WorkerNode]:
         """The live worker nodes (every live node but the head)."""
-        return [WorkerNode(n["node_id"], n["instance_id"], n["resources"]) for n in self.nodes() if n["alive"] and not n["head"]]
+        return [WorkerNode(n["node_id"], n["instance_id"], n["resources"], n["type"]) for n in self.nodes()
+                if n["alive"] and not n["head"]]  # fmt: skip
 
     def _head_id(self) -> str | None:
         try:
@@ -267,7 +326,7 @@ class FakeAutoscalingCluster:
 
     def wait_for_workers(self, count: int, timeout_s: float) -> list[WorkerNode]:
         """Waits until exactly ``count`` worker nodes are alive."""
-        return self._wait(lambda: (w if len(w := self.worker_nodes()) == count else None), timeout_s,
+        return self.wait_until(lambda: (w if len(w := self.worker_nodes()) == count else None), timeout_s,
                           f"{count} worker node(s)")  # fmt: skip
 
     def train_worker_nodes(self, alive_only: bool = False) -> set[str]:
@@ -313,7 +372,8 @@ class FakeAutoscalingCluster:
         return sorted(taken)
 
     @staticmethod
-    def _wait(probe: Any, timeout_s: float, what: str) -> Any:
+    def wait_until(probe: Any, timeout_s: float, what: str) -> Any:
+        """``probe()`` once it is not None, polled every 0.5 s (TimeoutError after ``timeout_s``: a safety net)."""
         deadline = time.time() + timeout_s
         while time.time() < deadline:
             value = probe()
@@ -323,5 +383,5 @@ class FakeAutoscalingCluster:
         raise TimeoutError(f"the fake cluster: no {what} after {timeout_s:g} s")
 
 
-__all__ = ["CLUSTER_MARK", "HEAD_TYPE", "WORKER_TYPE", "FakeAutoscalingCluster", "WorkerNode", "autoscaler_config",
-           "free_port"]  # fmt: skip
+__all__ = ["ALLOCATION_TIMEOUT_S", "CLUSTER_MARK", "HEAD_TYPE", "ONDEMAND_TYPE", "SPOT_TYPE", "WORKER_TYPE",
+           "FakeAutoscalingCluster", "WorkerNode", "autoscaler_config", "free_port"]  # fmt: skip

@@ -26,10 +26,12 @@ import json
 import os
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
+from raygrid.fileio import read_json_lines
 from raygrid.layout import CHECKPOINT_MARKER, CHECKPOINTS_DIR, TRAIN_DIR, TRIALS_DIR
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -83,17 +85,7 @@ def registered_step(sweep: Path, key: str) -> int | None:
 
 def read_spans(spans: Path) -> list[dict[str, object]]:
     """The span lines written so far (a line being written is skipped)."""
-    try:
-        text = spans.read_text()
-    except OSError:
-        return []
-    out = []
-    for line in text.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
+    return read_json_lines(spans)
 
 
 def worker_pids(spans: Path) -> dict[str, int]:
@@ -129,7 +121,13 @@ def _mid_training(sweep: Path, key: str, before_step: int) -> int | None:
 
 
 def preempt_mid_unit(
-    cluster: Nodes, sweep: Path, spans: Path, *, before_step: int, sole_worker: bool = False
+    cluster: Nodes,
+    sweep: Path,
+    spans: Path,
+    *,
+    before_step: int,
+    sole_worker: bool = False,
+    on_kill: Callable[[], None] | None = None,
 ) -> Preemption | None:
     """Takes away the worker node of a unit mid-training, if one is now.
 
@@ -138,8 +136,10 @@ def preempt_mid_unit(
     ``(0, before_step)`` (``before_step``: the unit's last step, so training
     is left to do), it has neither record nor final checkpoint, and its
     Train worker is alive on a worker node (``sole_worker``: the only live
-    worker node, so that its replacement must be a new one). Returns
-    ``None`` (nothing done) when no unit qualifies now: call again.
+    worker node, so that its replacement must be a new one). ``on_kill``
+    runs once the unit is known to qualify, just before its node is taken
+    (e.g. holding the replacement's launch). Returns ``None`` (nothing
+    taken) when no unit qualifies now: call again.
     """
     finished = finished_records(sweep)
     if not finished or not (sweep / TRAIN_DIR).is_dir():
@@ -161,6 +161,8 @@ def preempt_mid_unit(
         if step is None:
             os.kill(pid, signal.SIGCONT)
             continue
+        if on_kill is not None:
+            on_kill()
         at = time.time()
         if node not in cluster.preempt_nodes([node]):
             os.kill(pid, signal.SIGCONT)

@@ -103,20 +103,26 @@ def test_a_unit_mid_training_has_its_worker_stopped_then_its_node_taken(
     _snapshot(sweep, "running", 3)
     _span(spans, "worker.start", "running", worker.pid)
     cluster = _Cluster(live=[NODE], victims=[worker.pid])
+    calls: list[list[str]] = []  # on_kill's calls: the nodes taken when it ran
+
+    def on_kill() -> None:
+        calls.append(list(cluster.taken))
+
     # no unit finished yet: nothing to compare a rerun with, so no preemption
-    assert preemption.preempt_mid_unit(cluster, sweep, spans, before_step=9) is None
+    assert preemption.preempt_mid_unit(cluster, sweep, spans, before_step=9, on_kill=on_kill) is None
     _record(sweep, "done")
     # its registered checkpoint is its last step: no training left
-    assert preemption.preempt_mid_unit(cluster, sweep, spans, before_step=3) is None
+    assert preemption.preempt_mid_unit(cluster, sweep, spans, before_step=3, on_kill=on_kill) is None
     # another worker node is alive: the replacement need not be new
     cluster.live = [NODE, "other"]
-    assert preemption.preempt_mid_unit(cluster, sweep, spans, before_step=9, sole_worker=True) is None
-    assert cluster.taken == [] and worker.poll() is None
-    taken = preemption.preempt_mid_unit(cluster, sweep, spans, before_step=9)
+    assert preemption.preempt_mid_unit(cluster, sweep, spans, before_step=9, sole_worker=True, on_kill=on_kill) is None
+    assert cluster.taken == [] and worker.poll() is None and calls == []  # nothing qualified: on_kill never ran
+    taken = preemption.preempt_mid_unit(cluster, sweep, spans, before_step=9, on_kill=on_kill)
     assert taken is not None
     assert (taken.unit, taken.node_id, taken.pid, taken.step) == ("running", NODE, worker.pid, 3)
     assert taken.finished == {"done": (sweep / TRIALS_DIR / "done.json").read_bytes()}
     assert cluster.taken == [NODE] and worker.wait(timeout=10) == -signal.SIGKILL
+    assert calls == [[]]  # once, before the node was taken
 
 
 @pytest.mark.parametrize("finished_by", ["record", "checkpoint"])
