@@ -270,11 +270,11 @@ def orphaned_placement_groups(
 def remove_orphaned_placement_groups() -> list[str]:
     """Removes :func:`orphaned_placement_groups` of the cluster this process
     joined; returns their ids (hex). A segment that joins a cluster runs it
-    at its start and then every half minute (:class:`raygrid.sweep.ray_backend.ReapOrphanedGroups`:
-    a killed driver's controller may register its group a moment after the
-    driver is gone). Reads Ray's
-    GCS tables through ``ray._private.state`` (Ray 2.60; tests/sweep/
-    test_orphaned_groups.py fails when they move)."""
+    at its start and then every half minute
+    (:class:`raygrid.sweep.ray_backend.ReapOrphanedGroups`: a killed
+    driver's controller may register its group a moment after the driver is
+    gone). Reads Ray's GCS tables through ``ray._private.state`` (Ray 2.60;
+    tests/sweep/test_orphaned_groups.py fails when they move)."""
     from ray._private import state
     from ray.core.generated import gcs_pb2
     from ray.util.placement_group import PlacementGroup
