@@ -171,9 +171,13 @@ def _apply_headline_holm(results: dict[str, TargetRobustness], alpha: float) -> 
         r.headline.attrs["family_size"] = m
 
 
-def answer_lines(results: dict[str, TargetRobustness], alpha: float) -> list[str]:
+def answer_lines(
+    results: dict[str, TargetRobustness], alpha: float, chance: dict[str, str] | None = None
+) -> list[str]:
     """The summary's opening: which intermediates changed robustness where, by
-    how much, and what the design could not detect."""
+    how much, and what the design could not detect; ``chance``: per target,
+    the sentence saying where its models are no better than guessing
+    (:mod:`analysis.chance`), after that target's findings."""
     lines = [
         "Endpoint tested: conditional robust accuracy (1 - attack success rate on the examples each model gets "
         "right clean), intermediate-task training minus standard fine-tuning, paired on examples and seeds; "
@@ -208,6 +212,8 @@ def answer_lines(results: dict[str, TargetRobustness], alpha: float) -> list[str
             )
         else:
             lines.append(f"{target}: with {len(d.seeds)} seed(s) the seed variance cannot be estimated: no interval or test is possible; run >= 2 (better 3-5) confirm seeds.")
+        if chance and chance.get(target):
+            lines.append(chance[target])
         conditional = [name for name, rep in d.replicated.items() if rep is False]
         if conditional:
             lines.append(f"{target}: the intermediate phase of {', '.join(conditional)} was not retrained per seed: inference is conditional on one intermediate checkpoint.")
@@ -270,7 +276,7 @@ def analyze(
         r.notes.extend(run_status_lines(planned, target))
     headlines = [_headline_text(t, r) for t, r in results.items()]
     headlines += [f"{t}: no per-example confirm rows with a baseline: {NEEDS_EXAMPLES} need them" for t in without]
-    answer = answer_lines(results, alpha)
+    answer = answer_lines(results, alpha, chance=_chance_lines(summary, results))
     if without:
         answer.append(
             f"{', '.join(without)}: no per-example confirm rows with a baseline (a sweep run before raygrid wrote them, "
@@ -290,6 +296,20 @@ def analyze(
     md_path = out / "summary.md"
     md_path.write_text(_markdown(results, without, answer, sweep_dir, alpha), encoding="utf-8")
     return Report(html_path, md_path, results, headlines, answer)
+
+
+def _chance_lines(summary: pd.DataFrame, results: dict[str, TargetRobustness]) -> dict[str, str]:
+    from analysis.chance import at_chance, chance_level, chance_line
+
+    out: dict[str, str] = {}
+    for target, r in results.items():
+        level = chance_level(target)
+        if level is None:
+            continue
+        line = chance_line(target, level, at_chance(summary, target, r.design.zero_shot, level), len(r.design.zero_shot))
+        if line is not None:
+            out[target] = line
+    return out
 
 
 def run_status_lines(planned: pd.DataFrame | None, target: str) -> list[str]:

@@ -101,6 +101,22 @@ def test_a_design_that_cannot_detect_any_change_says_so_in_words(tmp_path: Path)
     assert ((cells["ci_low"] == -1.0) | (cells["ci_high"] == 1.0)).any()
 
 
+def test_models_at_chance_in_a_language_are_named_in_the_answer(tmp_path: Path) -> None:
+    """XNLI (3 classes) at 0.34 clean in ar and 0.75 in de: the answer says ar
+    is indistinguishable from chance (what the robustness endpoint then
+    means), and names no other language."""
+    design = ExampleDesign(languages=("ar", "de"), intermediates=("none", "qqp"), seeds=2, n_examples=300,
+                           clean_accuracy=(0.34, 0.75))  # fmt: skip
+    examples = example_rows(simulate_examples(design, 1, rng=5))
+    rows = pd.concat([aggregate_rows(examples), trial_rows(intermediates=("none", "qqp"))], ignore_index=True)
+    sweep = write_sweep_dir(tmp_path / "sweep", rows, examples=examples)
+    proc = run_cli(["analyze", str(sweep), "--out", str(tmp_path / "report"), "--jobs", "1"])
+    assert proc.returncode == 0, proc.stderr
+    answer = (tmp_path / "report" / "summary.md").read_text().split("## Answer", 1)[1].split("## xnli", 1)[0]
+    assert "xnli: in zero-shot ar, clean accuracy is indistinguishable from chance (0.33)" in answer, answer
+    assert "right by luck" in answer and "zero-shot ar, de" not in answer
+
+
 def test_an_old_sweep_with_aggregate_rows_only_still_opens(tmp_path: Path) -> None:
     sweep = write_sweep_dir(tmp_path / "old", pd.concat([confirm_rows(languages=("ar", "de", "en"), seeds=2), trial_rows()]))
     best = run_cli(["best", str(sweep), "--target", "xnli", "--metric", "attack_success_rate", "--attack", "typo", "--json"])
