@@ -267,17 +267,13 @@ def orphaned_placement_groups(
     ]  # fmt: skip
 
 
-def remove_orphaned_placement_groups() -> list[str]:
-    """Removes :func:`orphaned_placement_groups` of the cluster this process
-    joined; returns their ids (hex). A segment that joins a cluster runs it
-    at its start and then every half minute
-    (:class:`raygrid.sweep.ray_backend.ReapOrphanedGroups`: a killed
-    driver's controller may register its group a moment after the driver is
-    gone). Reads Ray's GCS tables through ``ray._private.state`` (Ray 2.60;
-    tests/sweep/test_orphaned_groups.py fails when they move)."""
+def find_orphaned_placement_groups() -> list[str]:
+    """:func:`orphaned_placement_groups` of the cluster this process joined
+    (ids, hex); reads Ray's GCS tables through ``ray._private.state`` (Ray
+    2.60; tests/sweep/test_orphaned_groups.py fails when they move) and
+    changes nothing."""
     from ray._private import state
     from ray.core.generated import gcs_pb2
-    from ray.util.placement_group import PlacementGroup
 
     nil_actor = "f" * 32
     groups = []
@@ -292,7 +288,18 @@ def remove_orphaned_placement_groups() -> list[str]:
         return []
     dead_jobs = {str(j["JobID"]) for j in state.jobs() if j.get("IsDead")}
     live_actors = {str(a) for a, info in state.actors().items() if info.get("State") != "DEAD"}
-    orphans = orphaned_placement_groups(groups, dead_jobs, live_actors)
+    return orphaned_placement_groups(groups, dead_jobs, live_actors)
+
+
+def remove_orphaned_placement_groups() -> list[str]:
+    """Removes :func:`find_orphaned_placement_groups`; returns their ids
+    (hex). A segment that joins a cluster runs it at its start, every half
+    minute and at its end (:class:`raygrid.sweep.ray_backend.ReapOrphanedGroups`:
+    a killed driver's controller may register its group a moment after the
+    driver is gone)."""
+    from ray.util.placement_group import PlacementGroup
+
+    orphans = find_orphaned_placement_groups()
     for id_hex in orphans:
         ray.util.remove_placement_group(PlacementGroup(ray.PlacementGroupID(bytes.fromhex(id_hex))))
     return orphans
@@ -309,5 +316,5 @@ def shutdown() -> None:
 
 
 __all__ = ["TRIAL_RESOURCE", "NodeGroup", "PlacementGroupInfo", "autoscaler_node_groups", "check_node_groups",
-           "check_resources", "cluster_address", "monitor_config_path", "node_groups", "orphaned_placement_groups",
-           "remove_orphaned_placement_groups", "shutdown", "start", "start_ray", "with_autoscaling"]  # fmt: skip
+           "check_resources", "cluster_address", "find_orphaned_placement_groups", "monitor_config_path", "node_groups",
+           "orphaned_placement_groups", "remove_orphaned_placement_groups", "shutdown", "start", "start_ray", "with_autoscaling"]  # fmt: skip

@@ -815,8 +815,8 @@ def trim_trial(trial: Any) -> None:
 class ReapOrphanedGroups(tune.Callback):
     """Removes the placement groups a killed driver left on the cluster
     (:func:`raygrid.sweep.cluster.remove_orphaned_placement_groups`) when
-    the segment starts and every ``every_s`` seconds; a failure to read or
-    remove is logged, never fatal."""
+    the segment starts, every ``every_s`` seconds and when it ends; a
+    failure to read or remove is logged, never fatal."""
 
     def __init__(self, every_s: float = 30.0) -> None:
         self.every_s = every_s
@@ -836,6 +836,9 @@ class ReapOrphanedGroups(tune.Callback):
     def on_step_end(self, iteration: int, trials: list[Any], **info: Any) -> None:
         if time.time() - self._last >= self.every_s:
             self.reap()
+
+    def on_experiment_end(self, trials: list[Any], **info: Any) -> None:
+        self.reap()  # one created since the last look would outlive the driver
 
 
 class ProgressCallback(tune.Callback):

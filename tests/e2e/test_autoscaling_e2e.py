@@ -175,6 +175,21 @@ def held_since(cluster: FakeAutoscalingCluster, since: float = 0.0, node_type: s
             if e["event"] == "held" and e["t"] > since and node_type in (None, e["type"])]  # fmt: skip
 
 
+def _orphaned_groups(cluster: FakeAutoscalingCluster) -> list[str]:
+    """The cluster's placement groups that a dead driver left (a driver
+    process of its own joins the cluster to read them; it removes nothing).
+    Ray removes a finished driver's groups a moment after it exits: what is
+    still there 15 s later counts."""
+    code = ("import json, sys, time, ray\nfrom raygrid.sweep.cluster import find_orphaned_placement_groups\n"
+            "ray.init(address=sys.argv[1], log_to_driver=False)\nfound = find_orphaned_placement_groups()\n"
+            "for _ in range(3):\n    if not found: break\n    time.sleep(5)\n    found = find_orphaned_placement_groups()\n"
+            "print(json.dumps(found))\n")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code, cluster.address], env={**env(), **cluster.env()},
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Outcome:
     """The spec on a fixed one-node cluster (a local Ray), never interrupted:
@@ -349,9 +364,13 @@ def test_a_worker_node_lost_mid_unit_is_replaced_and_the_unit_resumes_across_a_d
         cluster.start()
         seen = _sweep(cluster, spec, tmp_path / "sweep.log", look=watch)
         launches = cluster.launches()
+        # the killed driver's placement groups are gone (Ray can leave one created after the kill, which
+        # would hold its node for good: the resumed driver removes it, raygrid.sweep.cluster)
+        orphans = _orphaned_groups(cluster)
     finally:
         left = cluster.shutdown()
     assert left == 0 and not cluster.pids()
+    assert orphans == [], orphans
 
     taken = watch.done
     assert taken is not None, ("no unit was ever mid-training after another had finished: nothing was preempted",
