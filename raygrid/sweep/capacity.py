@@ -42,7 +42,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 #: Seconds ``raygrid status`` waits for a TCP connection to the cluster's GCS before saying it is not reachable.
@@ -59,6 +59,10 @@ class NodeCounts:
     launching: int = 0
     pending: int = 0
     failed: int = 0
+
+
+#: The counts, in the order they are shown.
+PLACES: tuple[str, ...] = tuple(f.name for f in fields(NodeCounts))
 
 
 @dataclass(frozen=True)
@@ -92,7 +96,7 @@ class Capacity:
     def from_json(cls, data: Mapping[str, Any]) -> Capacity:
         if data.get("problem") is not None:
             return cls(str(data["address"]), problem=str(data["problem"]))
-        types = {str(k): NodeCounts(**{f: int(v.get(f, 0)) for f in ("running", "launching", "pending", "failed")})
+        types = {str(k): NodeCounts(**{f: int(v.get(f, 0)) for f in PLACES})
                  for k, v in dict(data.get("node_types") or {}).items()}  # fmt: skip
         return cls(str(data["address"]), types, int(data.get("units_waiting_for_capacity", 0)),
                    bool(data.get("autoscaler")))  # fmt: skip
@@ -106,7 +110,7 @@ def from_status(address: str, status: Any, *, autoscaler: bool) -> Capacity:
     counts: dict[str, dict[str, int]] = {}
 
     def add(node_type: str, where: str, n: int = 1) -> None:
-        counts.setdefault(node_type, {"running": 0, "launching": 0, "pending": 0, "failed": 0})[where] += n
+        counts.setdefault(node_type, dict.fromkeys(PLACES, 0))[where] += n
 
     for node in [*status.active_nodes, *status.idle_nodes]:
         add(node.ray_node_type_name, "running")
@@ -189,7 +193,7 @@ def describe(view: Capacity) -> list[str]:
     if view.problem is not None:
         return [f"cluster {view.address}: {view.problem}"]
     head = f"cluster {view.address}" + (" (autoscaler)" if view.autoscaler else " (no autoscaler state: autoscaler v1, or none)")
-    header = ("node type", "running", "launching", "pending", "failed")
+    header = ("node type", *PLACES)
     rows = [(name, *(str(getattr(c, f)) for f in header[1:])) for name, c in sorted(view.node_types.items())]
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
     table = ["  " + "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))

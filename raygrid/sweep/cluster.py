@@ -284,10 +284,15 @@ def find_orphaned_placement_groups() -> list[str]:
             data.placement_group_id.hex(), gcs_pb2.PlacementGroupTableData.PlacementGroupState.Name(data.state),
             data.is_detached, data.creator_job_id.hex(), None if not actor or actor == nil_actor else actor,
         ))  # fmt: skip
-    if not any(g.state != "REMOVED" for g in groups):
+    groups = [g for g in groups if g.state != "REMOVED" and not g.detached]
+    if not groups:
         return []
     dead_jobs = {str(j["JobID"]) for j in state.jobs() if j.get("IsDead")}
-    live_actors = {str(a) for a, info in state.actors().items() if info.get("State") != "DEAD"}
+    groups = [g for g in groups if g.creator_job in dead_jobs]
+    # every actor of the cluster, read only when a dead job's group was made by one (a live sweep's 30 s look
+    # usually stops above: its own groups belong to a live job)
+    live_actors = ({str(a) for a, info in state.actors().items() if info.get("State") != "DEAD"}
+                   if any(g.creator_actor is not None for g in groups) else set())  # fmt: skip
     return orphaned_placement_groups(groups, dead_jobs, live_actors)
 
 
