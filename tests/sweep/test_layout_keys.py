@@ -6,7 +6,8 @@ tests' spec), the spec's fingerprint and every cell's key as the layout of
 of them re-keys sweeps users already ran: their finished work would be
 redone and `resume` would refuse the spec. Change a key only on purpose
 (a new ``SCHEMA_VERSION``, or a shipped spec edited: search_spaces/demo.yaml
-(the demo of issue 19, 2026-12-07: five intermediates, three seeds), tests/e2e/machinery.yaml
+(the demo of issue 19, 2026-12-07: five intermediates, three seeds;
+2026-12-07 again: five seeds), tests/e2e/machinery.yaml
 (2 trials a cell, 2026-12-06); ``confirm.replicate_intermediate`` on by
 default (issue 17, 2026-12-07): the confirm runs of intermediates in
 robustness.yaml and xstilts.yaml, whose folders started before it read the
