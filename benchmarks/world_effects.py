@@ -19,6 +19,17 @@ clean-accuracy gain and the conditional-robust-accuracy gain over ``none``
 (paired by seed), mean over seeds with a 95% t interval
 (``raygrid.world.effects.robustness_by_intermediate``; docs/world.md,
 "Robustness").
+
+    PYTHONPATH=$PWD python benchmarks/world_effects.py --from-report runs/demo-report --target xnli
+
+prints the effect table of a finished sweep of the demo's design instead
+(``make demo``: the full XNLI target, the searched configs, every confirm
+seed), read from the report ``raygrid analyze`` wrote (nothing trained,
+nothing written): per intermediate and language, the clean-transfer gain and
+the primary endpoint's gain over ``none`` with the report's 95% intervals
+(paired on seeds and examples), and the primary endpoint averaged over the
+zero-shot languages; a markdown table (docs/world.md, "The demo on the
+world").
 """
 
 from __future__ import annotations
@@ -108,6 +119,43 @@ def robustness(world: World, seeds: list[int], out_root: Path, jobs: int, target
     print(json.dumps({"summary": summary, "seeds": seeds, "target_rows": target_rows}, indent=2))
 
 
+def _points(row: object) -> str:
+    gain, low, high = (100 * float(getattr(row, k)) for k in ("gain", "ci_low", "ci_high"))
+    return f"{gain:+.1f} [{low:+.1f}, {high:+.1f}]"
+
+
+def from_report(report: Path, target: str) -> None:
+    """Prints the demo design's effect table of ``target`` from the CSVs
+    ``raygrid analyze`` wrote (read only: the report's own numbers, its
+    intervals and its Holm families), gains in points; a primary-endpoint
+    gain the report flags (Holm-adjusted p < 0.05) is bold."""
+    import pandas as pd
+
+    from analysis.endpoints import CLEAN, CONDITIONAL_ROBUST
+
+    try:
+        cells = pd.read_csv(report / f"{target}_cells.csv")
+        headline = pd.read_csv(report / f"{target}_headline.csv")
+    except FileNotFoundError as err:
+        raise SystemExit(f"{report}: no {target}_cells.csv / {target}_headline.csv ({err.filename}); run `raygrid analyze SWEEP --out {report}` first") from None
+    languages = sorted(set(cells["language"]), key=lambda lang: (lang != "en", lang))
+    seeds = sorted(set(cells["n_seeds"]))
+    print(f"{target}: seeds per contrast {seeds}, examples per language {sorted(set(cells['n_examples']))}")
+    print(f"| intermediate | endpoint | {' | '.join(languages)} | zero-shot mean |")
+    print("|" + " --- |" * (len(languages) + 3))
+    means = {r.intermediate: r for r in headline.itertuples()}
+    for name in sorted(set(cells["intermediate"])):
+        for endpoint, label in ((CLEAN, "clean gain"), (CONDITIONAL_ROBUST, "conditional robust accuracy gain")):
+            own = {r.language: r for r in cells[(cells["intermediate"] == name) & (cells["endpoint"] == endpoint)].itertuples()}
+            values = [_points(own[lang]) if lang in own else "-" for lang in languages]
+            values = [f"**{v}**" if lang in own and bool(own[lang].flagged) else v for v, lang in zip(values, languages, strict=True)]
+            mean = means.get(name) if endpoint == CONDITIONAL_ROBUST else None
+            mean_text = "-" if mean is None else _points(mean)
+            if mean is not None and bool(mean.flagged):
+                mean_text = f"**{mean_text}**"
+            print(f"| {name} | {label} | {' | '.join(values)} | {mean_text} |")
+
+
 def _typos(given: list[str], parser: argparse.ArgumentParser) -> dict[str, float]:
     typos = {}
     for item in given:
@@ -129,7 +177,13 @@ def main() -> None:
                         help="build the world with typos in these tasks (raygrid.world.noise), e.g. qqp=0.2")
     parser.add_argument("--target-rows", type=int, default=300, help="--robustness: English rows of the XNLI target")
     parser.add_argument("--jobs", type=int, default=1, help="--robustness: (seed, intermediate) pairs trained at once, one process each")
+    parser.add_argument("--from-report", type=Path, metavar="REPORT",
+                        help="print the effect table of a demo-design sweep from its `raygrid analyze` report instead")
+    parser.add_argument("--target", default="xnli", help="--from-report: the target task")
     args = parser.parse_args()
+    if args.from_report is not None:
+        from_report(args.from_report, args.target)
+        return
 
     from raygrid.world import WorldConfig, build_world
     from raygrid.world.effects import attack_drop, intermediate_gain, low_resource_gain, zero_shot
