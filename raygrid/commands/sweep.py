@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -115,6 +116,46 @@ def _segment_trials(text: str) -> int:
     return value
 
 
+_SEEDED = re.compile(r"^(?P<cell>.+) \(seed (?P<seed>-?\d+)\)$")
+
+
+def _seed_list(seeds: list[int]) -> str:
+    """``[0, 1, 2, 4]`` -> ``seeds 0-2, 4``; one seed -> ``seed 3``."""
+    if len(seeds) == 1:
+        return f"seed {seeds[0]}"
+    runs: list[list[int]] = []
+    for seed in seeds:
+        if runs and seed == runs[-1][-1] + 1:
+            runs[-1].append(seed)
+        else:
+            runs.append([seed])
+    return "seeds " + ", ".join(str(r[0]) if len(r) == 1 else f"{r[0]}-{r[-1]}" for r in runs)
+
+
+def _seeds_grouped(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The status table's rows: the confirm runs of one target cell that
+    share a status on one row (``none -> xnli (seeds 0-4)  done``), in the
+    order their first run comes; every other cell as it is (``--json``
+    keeps one entry per run)."""
+    groups: dict[tuple[str, str], dict[str, Any]] = {}
+    seeds: dict[tuple[str, str], list[int]] = {}
+    rows: list[dict[str, Any]] = []
+    for cell in cells:
+        match = _SEEDED.match(str(cell["name"])) if cell["stage"] == "confirm" else None
+        if match is None:
+            rows.append(cell)
+            continue
+        key = (match["cell"], str(cell["status"]))
+        if key not in groups:
+            groups[key] = {**cell, "name": match["cell"]}
+            seeds[key] = []
+            rows.append(groups[key])
+        seeds[key].append(int(match["seed"]))
+    for key, row in groups.items():
+        row["name"] = f"{row['name']} ({_seed_list(sorted(seeds[key]))})"
+    return rows
+
+
 def _print_progress(progress: dict[str, Any], stream: Any = None) -> None:
     out = stream or sys.stdout
     print(
@@ -125,7 +166,7 @@ def _print_progress(progress: dict[str, Any], stream: Any = None) -> None:
     )
     header = ("stage", "cell", "status", "trials", "best")
     rows = []
-    for cell in progress["cells"]:
+    for cell in _seeds_grouped(progress["cells"]):
         trials = ""
         if cell["n_trials"]:
             trials = f"{cell.get('complete', 0)}+{cell.get('pruned', 0)}p+{cell.get('failed', 0)}f/{cell['n_trials']}"
