@@ -215,7 +215,7 @@ def predict_in_batches(
     """
     results: list[Any] = [None] * len(features)
     was_training = model.training
-    model.to(device)
+    _on_device(model, device)
     model.eval()
     try:
         with torch.inference_mode():
@@ -226,8 +226,20 @@ def predict_in_batches(
                 for i, r in zip(idx, rows, strict=True):
                     results[i] = r
     finally:
-        model.train(was_training)
+        if was_training:
+            model.train(True)
     return results
+
+
+def _on_device(model: torch.nn.Module, device: str | torch.device) -> None:
+    """``model.to(device)`` unless its first parameter is there already: an
+    attack's search calls :func:`predict_in_batches` once per candidate set
+    (thousands of times per language), and ``to`` walks every parameter and
+    buffer each time (about 15% of an adaptive attack's time on the demo's
+    model). Models split over devices are not evaluated here."""
+    first = next(model.parameters(), None)
+    if first is None or first.device != torch.device(device):
+        model.to(device)
 
 
 __all__ = [
