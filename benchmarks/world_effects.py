@@ -28,8 +28,7 @@ seed), read from the report ``raygrid analyze`` wrote (nothing trained,
 nothing written): per intermediate and language, the clean-transfer gain and
 the primary endpoint's gain over ``none`` with the report's 95% intervals
 (paired on seeds and examples), and the primary endpoint averaged over the
-zero-shot languages; a markdown table (docs/world.md, "The demo on the
-world").
+zero-shot languages; a markdown table (docs/world.md, "Five seeds").
 """
 
 from __future__ import annotations
@@ -137,7 +136,10 @@ def from_report(report: Path, target: str) -> None:
         cells = pd.read_csv(report / f"{target}_cells.csv")
         headline = pd.read_csv(report / f"{target}_headline.csv")
     except FileNotFoundError as err:
-        raise SystemExit(f"{report}: no {target}_cells.csv / {target}_headline.csv ({err.filename}); run `raygrid analyze SWEEP --out {report}` first") from None
+        raise SystemExit(
+            f"{report}: no {target}_cells.csv / {target}_headline.csv ({err.filename}); "
+            f"run `raygrid analyze SWEEP --out {report}` first"
+        ) from None
     languages = sorted(set(cells["language"]), key=lambda lang: (lang != "en", lang))
     seeds = sorted(set(cells["n_seeds"]))
     print(f"{target}: seeds per contrast {seeds}, examples per language {sorted(set(cells['n_examples']))}")

@@ -235,8 +235,8 @@ def _on_device(model: torch.nn.Module, device: str | torch.device) -> None:
     """``model.to(device)`` unless its first parameter is there already: an
     attack's search calls :func:`predict_in_batches` once per candidate set
     (thousands of times per language), and ``to`` walks every parameter and
-    buffer each time (about 15% of an adaptive attack's time on the demo's
-    model). Models split over devices are not evaluated here."""
+    buffer each time (about 6% of an adaptive attack's wall time on the
+    demo's model). Models split over devices are not evaluated here."""
     first = next(model.parameters(), None)
     if first is None or first.device != torch.device(device):
         model.to(device)
