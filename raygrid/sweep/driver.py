@@ -303,8 +303,8 @@ def sweep_status(sweep_dir: Location | Path | str, *, cluster: bool = False) -> 
     # A read-only look: a private in-memory copy of the journal; nothing is
     # written to the folder and no RUNNING trial is failed (tests/sweep/test_readonly.py).
     progress = Planner(spec, sweep_dir, read_only=True).progress()
-    out = {**progress, "unit_paths": unit_paths(sweep_dir), "writer": _current_writer(sweep_dir)}
-    address = _writer_cluster(sweep_dir) if cluster else None
+    writer, address = _writer_and_cluster(sweep_dir, cluster)
+    out = {**progress, "unit_paths": unit_paths(sweep_dir), "writer": writer}
     if address is not None:
         from raygrid.sweep import capacity
 
@@ -312,14 +312,9 @@ def sweep_status(sweep_dir: Location | Path | str, *, cluster: bool = False) -> 
     return out
 
 
-def _current_writer(sweep_dir: Location) -> dict[str, Any] | None:
-    """Who holds the sweep's writer lease (read only: a reader never takes or touches it)."""
-    from raygrid.sweep.lease import current_writer
+def _writer_and_cluster(sweep_dir: Location, cluster: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """Who holds the sweep's writer lease, and the cluster it joined (read
+    only: a reader never takes or touches it)."""
+    from raygrid.sweep.lease import writer_and_cluster
 
-    return current_writer(sweep_dir)
-
-
-def _writer_cluster(sweep_dir: Location) -> str | None:
-    from raygrid.sweep.lease import writer_cluster
-
-    return writer_cluster(sweep_dir)
+    return writer_and_cluster(sweep_dir, cluster=cluster)

@@ -604,26 +604,24 @@ def held_message(sweep_dir: Location, seen: Seen) -> str:
 def current_writer(sweep_dir: Location) -> dict[str, Any] | None:
     """Who holds the sweep's lease, for ``raygrid status`` (``None``: nobody).
     Reads the lease and nothing else; needs no boto3."""
+    return writer_and_cluster(sweep_dir, cluster=False)[0]
+
+
+def writer_and_cluster(sweep_dir: Location, *, cluster: bool) -> tuple[dict[str, Any] | None, str | None]:
+    """:func:`current_writer` and, with ``cluster``, the Ray cluster (GCS
+    address) the writer runs on while a writer that joined one with
+    ``--address`` holds the lease and is not provably gone (``None``
+    otherwise), from one read of the lease and nothing else."""
     try:
         data = (sweep_dir / LEASE_FILE).read_bytes()
     except FileNotFoundError:
-        return None
+        return None, None
     holder = Holder.from_bytes(data)
-    return holder.summary() if holder else {"description": f"unreadable {LEASE_FILE}"}
-
-
-def writer_cluster(sweep_dir: Location) -> str | None:
-    """The Ray cluster (GCS address) the sweep's writer runs on, while a
-    writer that joined one with ``--address`` holds the lease and is not
-    provably gone; ``None`` otherwise. Reads the lease and nothing else."""
-    try:
-        holder = Holder.from_bytes((sweep_dir / LEASE_FILE).read_bytes())
-    except FileNotFoundError:
-        return None
-    if holder is None or holder.ray_address is None or provably_gone(holder):
-        return None
-    return holder.ray_address
+    if holder is None:
+        return {"description": f"unreadable {LEASE_FILE}"}, None
+    address = holder.ray_address if cluster and holder.ray_address is not None and not provably_gone(holder) else None
+    return holder.summary(), address
 
 
 __all__ = ["LEASE_FILE", "Holder", "Lease", "SweepLeaseError", "acquire", "current_writer", "lost_here",
-           "process_start_time", "provably_gone", "writer_cluster"]  # fmt: skip
+           "process_start_time", "provably_gone", "writer_and_cluster"]  # fmt: skip
